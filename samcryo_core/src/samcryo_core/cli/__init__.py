@@ -1,0 +1,78 @@
+"""The ``samcryo`` command: one subcommand per pipeline stage, called by the Snakemake rules.
+
+Each subcommand lives in its own module ``samcryo_core.cli.<name>`` defining
+``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when their
+subcommand runs (or ``--help`` lists them), and must import heavy libraries such as torch inside
+``run`` so that CPU stages start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from samcryo_core.errors import SamcryoError
+
+# name -> one-line help. The module samcryo_core.cli.<name with - as _> implements it.
+COMMANDS: dict[str, str] = {
+    "simulate": "make synthetic micrographs with ground-truth picks (tests, demo, benchmarks)",
+    "ingest": "validate micrographs of one chunk; write the chunk manifest and rejections",
+    "normalize": "bin (Fourier crop), pad and contrast-normalize micrographs; write frame sidecars",
+    "fetch-checkpoint": "download an official SAM checkpoint and verify its sha256",
+    "train": "train a prompt (head, prefix, encoder, finetune) few-shot from labelled micrographs",
+    "segment": "run the prompt-adapted SAM on a chunk of micrographs (model loaded once)",
+    "extract": "turn probability maps into particle picks in the original pixel frame",
+    "pick-log": "classical Laplacian-of-Gaussian blob picker (no training)",
+    "export": "write RELION, cryoSPARC and EMAN .box coordinate files",
+    "evaluate": "precision, recall, F1, AP and pixel Dice of picks against ground truth",
+    "report": "QC overlays, distributions and a one-page summary",
+    "install-profile": "install the SLURM/local Snakemake profiles so 'snakemake --profile slurm' works",
+}
+
+
+def _module_name(command: str) -> str:
+    return "samcryo_core.cli." + command.replace("-", "_")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="samcryo", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=_module_name(name))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # Parse the command name first, then let its module add its own arguments.
+    known, _ = parser.parse_known_args(argv)
+    if not getattr(known, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        module = importlib.import_module(known._module)
+    except ModuleNotFoundError as exc:
+        if exc.name == known._module:
+            parser.error(f"subcommand '{known.command}' is not available in this build")
+        raise
+    sub = argparse.ArgumentParser(prog=f"samcryo {known.command}", description=COMMANDS[known.command])
+    module.add_arguments(sub)
+    args = sub.parse_args(argv[argv.index(known.command) + 1 :])
+    logging.basicConfig(
+        level=logging.DEBUG if known.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(module.run(args) or 0)
+    except SamcryoError as exc:
+        print(f"samcryo {known.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

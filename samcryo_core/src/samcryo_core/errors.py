@@ -1,0 +1,40 @@
+"""Errors that reach users: each names the file (or config key) and says what to do.
+
+A facility runs samcryo unattended on thousands of micrographs; a message such as
+``ValueError: cannot reshape`` helps nobody. Input problems are raised as :class:`InputError`
+with the offending path and a fix, so the rejection report and the log read as instructions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SamcryoError(Exception):
+    """Base class of all errors samcryo raises on purpose."""
+
+
+class InputError(SamcryoError):
+    """A micrograph, label or STAR file that cannot be used.
+
+    Attributes:
+        path: the file at fault.
+        problem: what is wrong, in a few words (goes into the rejection report).
+        fix: what the user can do about it.
+    """
+
+    def __init__(self, path: str | Path, problem: str, fix: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{self.path}: {problem}. Fix: {fix}")
+
+
+class ConfigError(SamcryoError):
+    """A configuration value that cannot work; names the key."""
+
+    def __init__(self, key: str, problem: str, fix: str) -> None:
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"config key '{key}': {problem}. Fix: {fix}")

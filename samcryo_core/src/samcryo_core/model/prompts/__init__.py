@@ -1,0 +1,1 @@
+"""model/prompts stage of samcryo."""

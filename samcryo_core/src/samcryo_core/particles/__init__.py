@@ -1,0 +1,1 @@
+"""particles stage of samcryo."""

@@ -1,0 +1,1 @@
+"""pickers stage of samcryo."""

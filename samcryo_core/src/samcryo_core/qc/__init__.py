@@ -1,0 +1,1 @@
+"""qc stage of samcryo."""
