@@ -95,17 +95,19 @@ def load_state_dict(path: str | Path, sha256: str | None = None, variant: str | 
 def load_sam_weights(sam, path: str | Path, sha256: str | None = None, variant: str | None = None) -> None:
     """Load a SAM checkpoint into ``sam`` strictly; mismatched keys name the variant to use."""
     state = load_state_dict(path, sha256=sha256, variant=variant)
-    result = sam.load_state_dict(state, strict=False)
     own = sam.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
     bad_shapes = [k for k, v in state.items() if k in own and tuple(own[k].shape) != tuple(v.shape)]
-    if result.missing_keys or result.unexpected_keys or bad_shapes:
+    if missing or unexpected or bad_shapes:
         raise InputError(
             path,
-            f"does not fit SAM variant '{variant}' ({len(result.missing_keys)} missing, "
-            f"{len(result.unexpected_keys)} unexpected, {len(bad_shapes)} mis-shaped tensors; "
-            f"first: {(result.missing_keys + result.unexpected_keys + bad_shapes)[:3]})",
+            f"does not fit SAM variant '{variant}' ({len(missing)} missing, {len(unexpected)} "
+            f"unexpected, {len(bad_shapes)} mis-shaped tensors; first: "
+            f"{(missing + unexpected + bad_shapes)[:3]})",
             "set model.variant to the variant this checkpoint was made for (vit_b/vit_l/vit_h)",
         )
+    sam.load_state_dict(state, strict=True)
 
 
 def download_checkpoint(
