@@ -1,0 +1,28 @@
+"""The unit every exporter works on: one micrograph's picks plus where the micrograph lives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass
+class MicrographPicks:
+    """Picks of one micrograph.
+
+    Attributes:
+        name: micrograph name (file stem, unique in the dataset).
+        source: path of the original micrograph as given to samcryo (the file RELION extracts).
+        picks: picks table in the original frame (``x``, ``y``, ``fom`` ...; see picks_io).
+    """
+
+    name: str
+    source: str
+    picks: pd.DataFrame
+
+    def above(self, min_fom: float | None) -> pd.DataFrame:
+        """Picks with ``fom >= min_fom`` (all picks when ``min_fom`` is None)."""
+        if min_fom is None:
+            return self.picks
+        return self.picks.loc[self.picks["fom"] >= min_fom]

@@ -1,0 +1,94 @@
+"""Run a picker over one chunk manifest: per-micrograph CSVs plus the picks chunk manifest.
+
+``samcryo extract`` (SAM probability maps) and ``samcryo pick-log`` (classical LoG) differ only in
+what they read and how they pick, so both use :func:`run_picking_chunk`. It keeps the manifest
+contract of ``docs/architecture.md``: rows are never dropped, rejected rows are carried with their
+reason, a micrograph that fails becomes ``rejected`` with the error text as reason (one bad file
+never stops the chunk), and a micrograph whose picks CSV already exists is not redone (all writes
+are atomic, so an existing file is complete).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from samcryo_core.errors import InputError, SamcryoError
+from samcryo_core.frame import FrameMapping
+from samcryo_core.manifest import OK, REJECTED
+from samcryo_core.particles.picks_io import read_picks, write_picks
+
+log = logging.getLogger(__name__)
+
+PICKS_MANIFEST_COLUMNS: tuple[str, ...] = (
+    "micrograph", "status", "reason", "source", "sidecar", "picks", "n_picks",
+)
+
+
+def safe_name(name: str, manifest: str | Path = "manifest") -> str:
+    """Return ``name`` if it can be a file name inside an output folder, else raise InputError."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
+        raise InputError(manifest, f"micrograph name {name!r} cannot be used as a file name",
+                         "names must be file stems without path separators or leading dots (see ingest)")
+    return name
+
+
+def resolve_diameter_px(mapping: FrameMapping, sidecar: str | Path, *,
+                        diameter_px: float | None, diameter_A: float | None) -> float:
+    """Diameter in original pixels: given directly, or Angstrom / the sidecar's ``pixel_size_A``."""
+    if diameter_px is not None:
+        return float(diameter_px)
+    if diameter_A is None:
+        raise ValueError("one of diameter_px or diameter_A is required")
+    if not mapping.pixel_size_A or mapping.pixel_size_A <= 0:
+        raise InputError(sidecar, f"micrograph '{mapping.micrograph}' has no pixel size, so a diameter "
+                                  f"of {diameter_A} A cannot be converted to pixels",
+                         "give the diameter in pixels (--diameter-px) or set pixel_size_A in the config "
+                         "and rerun normalize")
+    return float(diameter_A) / float(mapping.pixel_size_A)
+
+
+def run_picking_chunk(
+    rows: list[dict],
+    out_dir: str | Path,
+    pick_one: Callable[[dict], pd.DataFrame],
+    *,
+    manifest_path: str | Path = "manifest",
+    redo: bool = False,
+) -> list[dict]:
+    """Pick every ``ok`` row with ``pick_one(row) -> picks``; return the picks-manifest rows.
+
+    Errors that come from the data (:class:`SamcryoError`, ``OSError``, ``ValueError``,
+    ``KeyError``) reject that micrograph only; anything else is a bug and propagates.
+    """
+    out_dir = Path(out_dir)
+    result: list[dict] = []
+    for row in rows:
+        out = {c: row.get(c, "") for c in PICKS_MANIFEST_COLUMNS}
+        out["picks"] = ""
+        out["n_picks"] = ""
+        if row.get("status") != OK:
+            out["status"] = row.get("status") or REJECTED
+            result.append(out)
+            continue
+        try:
+            name = safe_name(row["micrograph"], manifest_path)
+            csv_path = out_dir / f"{name}.csv"
+            if csv_path.is_file() and not redo:
+                picks = read_picks(csv_path)
+                log.info("%s: picks exist (%d), skipped", name, len(picks))
+            else:
+                picks = pick_one(row)
+                write_picks(csv_path, picks)
+                log.info("%s: %d picks", name, len(picks))
+            out["picks"] = str(csv_path)
+            out["n_picks"] = str(len(picks))
+        except (SamcryoError, OSError, ValueError, KeyError) as exc:
+            log.warning("%s: rejected: %s", row.get("micrograph"), exc)
+            out["status"] = REJECTED
+            out["reason"] = f"picking failed: {exc}"
+        result.append(out)
+    return result
