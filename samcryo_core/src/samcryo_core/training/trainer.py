@@ -1,0 +1,329 @@
+"""Few-shot training of a prompt on a frozen SAM: Adam on the trainable tensors only.
+
+What the loop guarantees, and why:
+
+* Only ``model.trainable_parameters()`` reach the optimizer, so the frozen SAM stays bit-identical
+  and the saved prompt file needs only those tensors (:mod:`samcryo_core.training.prompt_file`).
+* Validation pixel Dice after every epoch; the *best* epoch (highest Dice, then lowest validation
+  loss) is what lands in ``out_path`` -- few-shot runs overfit, and the paper reports the best
+  validation checkpoint.
+* Resumable: after every epoch a ``<out>.last.pt`` with the trainable weights, optimizer (and AMP
+  scaler) state, the finished epoch, RNG states and the history is written atomically. A rerun with
+  the same arguments continues from there; since batch order and augmentation are functions of
+  ``(seed, epoch)`` (see :mod:`samcryo_core.training.dataset`), the resumed run ends with the
+  same weights as an uninterrupted one (bit-identical on CPU).
+* CUDA runs use ``torch.autocast`` (bfloat16 where supported, else float16 with a GradScaler); the
+  loss is computed in float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from samcryo_core.errors import ConfigError
+from samcryo_core.io.atomic import atomic_path, atomic_write_text
+from samcryo_core.training.dataset import SegmentationDataset
+from samcryo_core.training.losses import dice_bce_loss
+from samcryo_core.training.metrics import batch_pixel_dice
+from samcryo_core.training.prompt_file import model_metadata, plain, save_prompt_file
+
+#: Learning rates of the SAM-for-cryo-EM paper (arXiv 2311.16140) per prompt type; ``finetune``
+#: (all SAM weights) is not in the paper's table -- 1e-5 is the usual SAM fine-tuning rate.
+DEFAULT_LR: dict[str, float] = {"head": 5e-5, "prefix": 1e-4, "encoder": 1e-4, "finetune": 1e-5}
+
+LOG_COLUMNS = ("epoch", "train_loss", "val_loss", "val_dice", "best_val_dice", "is_best", "seconds", "lr")
+
+
+def default_lr(model: Any) -> float:
+    """The prompt config's ``lr`` if the model carries one, else the paper's value per prompt type."""
+    meta = model_metadata(model)
+    cfg = meta.get("prompt_config") or {}
+    for key in ("lr", "learning_rate"):
+        if isinstance(cfg, dict) and cfg.get(key):
+            return float(cfg[key])
+    ptype = meta.get("prompt_type")
+    if ptype not in DEFAULT_LR:
+        raise ConfigError("train.lr", f"no default learning rate for prompt type '{ptype}'", "pass --lr")
+    return DEFAULT_LR[ptype]
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; an absent GPU asked for is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("device", "CUDA requested but no GPU is visible to torch", "use --device cpu or auto")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ConfigError("device", f"unknown device '{device}'", "use auto, cpu or cuda")
+    return device
+
+
+def autocast_context(device: str):
+    """Mixed precision on CUDA (bf16 if supported, else fp16); a no-op context on CPU."""
+    import torch
+
+    if not device.startswith("cuda"):
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced (also written into the prompt file's ``training`` metadata)."""
+
+    out_path: str
+    log_path: str
+    best_epoch: int
+    best_val_dice: float
+    epochs: int
+    resumed_from_epoch: int
+    history: list[dict] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {
+            "best_epoch": self.best_epoch,
+            "best_val_dice": self.best_val_dice,
+            "epochs": self.epochs,
+            "resumed_from_epoch": self.resumed_from_epoch,
+        }
+
+
+def evaluate(model: Any, dataset: SegmentationDataset, device: str, batch_size: int = 1) -> tuple[float, float]:
+    """Mean loss and mean per-image pixel Dice (probability >= 0.5) over ``dataset``, unaugmented."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    losses: list[float] = []
+    dices: list[float] = []
+    plain_set = SegmentationDataset(dataset.examples, augment=False, seed=dataset.seed)
+    with torch.inference_mode():
+        for imgs, msks in plain_set.batches(0, batch_size, shuffle=False):
+            x = torch.from_numpy(imgs).to(device)
+            t = torch.from_numpy(msks).to(device)
+            with autocast_context(device):
+                logits = model(x)
+            losses.append(float(dice_bce_loss(logits, t)) * len(imgs))
+            dices.extend(batch_pixel_dice(torch.sigmoid(logits.float()).cpu().numpy(), msks))
+    model.train(was_training)
+    n = max(1, len(plain_set))
+    return sum(losses) / n, float(np.mean(dices)) if dices else float("nan")
+
+
+def last_checkpoint_path(out_path: str | Path) -> Path:
+    """``prompt.pt`` -> ``prompt.last.pt``: the resume state beside the prompt file."""
+    p = Path(out_path)
+    return p.with_name(p.stem + ".last" + (p.suffix or ".pt"))
+
+
+def _fingerprint(meta: dict, lr: float, batch_size: int, seed: int, train: SegmentationDataset,
+                 val: SegmentationDataset) -> dict:
+    """Everything that must match for a resume to continue the *same* run (epochs may grow)."""
+    return plain({
+        "variant": meta.get("variant"),
+        "base_sha256": meta.get("base_sha256"),
+        "prompt_type": meta.get("prompt_type"),
+        "prompt_config": meta.get("prompt_config"),
+        "lr": lr,
+        "batch_size": batch_size,
+        "seed": seed,
+        "augment": train.augment,
+        "train": train.names,
+        "val": val.names,
+    })
+
+
+def _write_logs(log_path: Path, history: list[dict], meta: dict, summary: dict) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=LOG_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for row in history:
+        w.writerow(row)
+    atomic_write_text(log_path, buf.getvalue())
+    atomic_write_text(log_path.with_suffix(".json"),
+                      json.dumps(plain({"meta": meta, "summary": summary, "history": history}), indent=2) + "\n")
+
+
+def _rng_state(device: str) -> dict:
+    import torch
+
+    state = {"torch_cpu": torch.get_rng_state()}
+    if device.startswith("cuda"):
+        state["torch_cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def _set_rng_state(state: dict, device: str) -> None:
+    import torch
+
+    torch.set_rng_state(state["torch_cpu"])
+    if device.startswith("cuda") and "torch_cuda" in state:
+        torch.cuda.set_rng_state(state["torch_cuda"])
+
+
+def train_prompt(
+    model: Any,
+    train_set: SegmentationDataset,
+    val_set: SegmentationDataset,
+    *,
+    epochs: int,
+    lr: float | None = None,
+    batch_size: int = 1,
+    out_path: str | Path,
+    log_path: str | Path | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    resume: bool = True,
+    progress: Callable[[str], None] | None = print,
+    base_meta: dict | None = None,
+) -> TrainResult:
+    """Train ``model``'s trainable tensors; keep the best epoch in ``out_path`` (see module doc).
+
+    Args:
+        model: a ``PromptedSam``-like module (``trainable_parameters()``,
+            ``trainable_state_dict()``, ``load_trainable_state_dict()``, ``forward``).
+        train_set, val_set: in-memory datasets (augmentation is taken from ``train_set.augment``).
+        epochs: total epochs (a resumed run trains only the missing ones).
+        lr: Adam learning rate; None takes :func:`default_lr`.
+        out_path: the prompt file (best epoch). ``<stem>.last.pt`` beside it holds the resume state.
+        log_path: training log CSV (a ``.json`` with the same stem is written too); default
+            ``<out stem>.log.csv``.
+        seed: seeds torch and the data order/augmentation.
+        device: ``cpu``, ``cuda`` or ``auto``.
+        resume: continue from ``<stem>.last.pt`` if present (refused if it is another run).
+        progress: called with one line per epoch (and on resume); may raise to stop the run --
+            everything up to the last finished epoch is already saved.
+        base_meta: base-model facts for the prompt file (``base_checkpoint``, ``base_sha256``,
+            ``base_seed``, ...); merged over :func:`model_metadata`.
+    """
+    import torch
+
+    from samcryo_core import __version__
+
+    if epochs < 1:
+        raise ConfigError("train.epochs", f"{epochs} epochs", "use at least 1")
+    if len(train_set) == 0 or len(val_set) == 0:
+        raise ConfigError("train", "empty training or validation set", "give at least one labelled micrograph")
+    device = resolve_device(device)
+    say = progress or (lambda _line: None)
+    out_path = Path(out_path)
+    log_path = Path(log_path) if log_path is not None else out_path.with_name(out_path.stem + ".log.csv")
+    last_path = last_checkpoint_path(out_path)
+    lr = float(lr) if lr is not None else default_lr(model)
+    batch_size = max(1, int(batch_size))
+
+    meta = model_metadata(model)
+    meta.update(base_meta or {})
+    meta.setdefault("base_sha256", "unknown")
+    meta["samcryo_version"] = __version__
+    fingerprint = _fingerprint(meta, lr, batch_size, seed, train_set, val_set)
+    train_set.seed = seed
+
+    model.to(device)
+    params = list(model.trainable_parameters())
+    if not params:
+        raise ConfigError("train.prompt", f"prompt type '{meta.get('prompt_type')}' has nothing to train",
+                          "use head, prefix, encoder or finetune")
+    optimizer = torch.optim.Adam(params, lr=lr)
+    use_scaler = device.startswith("cuda") and not torch.cuda.is_bf16_supported()
+    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+
+    history: list[dict] = []
+    start_epoch = 0
+    best = (-math.inf, -math.inf)  # (val Dice, -val loss)
+    best_epoch = 0
+    torch.manual_seed(seed)
+    if resume and last_path.is_file():
+        state = torch.load(last_path, map_location="cpu", weights_only=True)
+        if state.get("fingerprint") != fingerprint:
+            raise ConfigError(
+                "train",
+                f"{last_path} belongs to a different training run (other data, prompt, lr, seed or base)",
+                f"delete {last_path} (and {out_path}) to start again, or use --no-resume",
+            )
+        model.load_trainable_state_dict(state["trainable"])
+        model.to(device)
+        optimizer.load_state_dict(state["optimizer"])
+        if use_scaler and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"], device)
+        history = list(state["history"])
+        start_epoch = int(state["epoch"])
+        best = (float(state["best_val_dice"]), float(state["best_neg_val_loss"]))
+        best_epoch = int(state["best_epoch"])
+        say(f"resuming {out_path.name} after epoch {start_epoch}/{epochs} (best val Dice {best[0]:.4f} "
+            f"at epoch {best_epoch})")
+
+    def summary() -> dict:
+        return {"best_epoch": best_epoch, "best_val_dice": best[0], "epochs": len(history),
+                "resumed_from_epoch": resumed_from, "lr": lr, "batch_size": batch_size, "seed": seed,
+                "train_micrographs": train_set.names, "val_micrographs": val_set.names,
+                "augment": train_set.augment, "device": device}
+
+    resumed_from = start_epoch
+    for epoch in range(start_epoch, epochs):
+        t0 = time.perf_counter()
+        model.train()
+        total, count = 0.0, 0
+        for imgs, msks in train_set.batches(epoch, batch_size):
+            x = torch.from_numpy(imgs).to(device)
+            t = torch.from_numpy(msks).to(device)
+            optimizer.zero_grad(set_to_none=True)
+            with autocast_context(device):
+                logits = model(x)
+            loss = dice_bce_loss(logits, t)
+            if not torch.isfinite(loss):
+                raise ConfigError("train.lr", f"loss became {float(loss)} in epoch {epoch + 1}", "lower --lr")
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total += float(loss.detach()) * len(imgs)
+            count += len(imgs)
+        val_loss, val_dice = evaluate(model, val_set, device, batch_size)
+        key = (val_dice, -val_loss)
+        is_best = key > best
+        if is_best:
+            best, best_epoch = key, epoch + 1
+        seconds = time.perf_counter() - t0
+        history.append({"epoch": epoch + 1, "train_loss": total / max(1, count), "val_loss": val_loss,
+                        "val_dice": val_dice, "best_val_dice": best[0], "is_best": int(is_best),
+                        "seconds": round(seconds, 3), "lr": lr})
+        if is_best:
+            save_prompt_file(out_path, model.trainable_state_dict(), {**meta, "training": summary()})
+        state = {
+            "format": "samcryo-train-state",
+            "fingerprint": fingerprint,
+            "epoch": epoch + 1,
+            "trainable": {k: v.detach().cpu() for k, v in model.trainable_state_dict().items()},
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict() if use_scaler else {},
+            "rng": _rng_state(device),
+            "history": plain(history),
+            "best_val_dice": best[0],
+            "best_neg_val_loss": best[1],
+            "best_epoch": best_epoch,
+        }
+        with atomic_path(last_path) as tmp:
+            torch.save(state, tmp)
+        _write_logs(log_path, history, meta, summary())
+        say(f"epoch {epoch + 1}/{epochs} loss {history[-1]['train_loss']:.4f} val_loss {val_loss:.4f} "
+            f"val_dice {val_dice:.4f}{' *' if is_best else ''} {seconds:.1f}s")
+    if not out_path.is_file():  # resumed a finished run whose prompt file was deleted
+        raise ConfigError("train", f"{out_path} is missing but {last_path} says training finished",
+                          f"delete {last_path} and train again")
+    _write_logs(log_path, history, meta, summary())
+    return TrainResult(str(out_path), str(log_path), best_epoch, best[0], len(history), resumed_from, history)
