@@ -66,7 +66,9 @@ def test_flip_y_maps_row_to_h_minus_1_minus_y(tmp_path):
     np.testing.assert_array_equal(flipped, np.flipud(unflipped))
 
 
-@pytest.mark.parametrize("cols", [("x", "y", "diameter"), ("X", "Y", "DIAMETER"), ("x-coordinate", "Y-Coordinate", "Diameter")])
+@pytest.mark.parametrize(
+    "cols", [("x", "y", "diameter"), ("X", "Y", "DIAMETER"), ("x-coordinate", "Y-Coordinate", "Diameter")]
+)
 def test_csv_column_names_are_case_insensitive(tmp_path, cols):
     path = tmp_path / "mic.csv"
     pd.DataFrame({cols[0]: XS, cols[1]: YS, cols[2]: [20.0, 24.0, 28.0]}).to_csv(path, index=False)
@@ -113,7 +115,9 @@ def test_disc_radius_follows_per_axis_scale():
 
 def test_out_of_image_coordinates_warn_and_are_dropped(tmp_path):
     path = tmp_path / "mic.star"
-    starfile.write(pd.DataFrame({"rlnCoordinateX": [40.0, 300.0, -20.0], "rlnCoordinateY": [30.0, 10.0, 10.0]}), path)
+    starfile.write(
+        pd.DataFrame({"rlnCoordinateX": [40.0, 300.0, -20.0], "rlnCoordinateY": [30.0, 10.0, 10.0]}), path
+    )
     with pytest.warns(UserWarning, match=r"mic\.star: 2 of 3"):
         mask = label_to_mask(path, SQUARE, 32, diameter_px=16)
     assert len(_blob_centres(mask)) == 1
@@ -136,12 +140,14 @@ def test_empty_label_sets_are_input_errors(tmp_path):
 
 def test_star_diameter_column_and_multi_micrograph_filter(tmp_path):
     path = tmp_path / "all.star"
-    df = pd.DataFrame({
-        "rlnMicrographName": ["Movies/mic.mrc", "Movies/mic.mrc", "Movies/other.mrc"],
-        "rlnCoordinateX": [40.0, 200.0, 100.0],
-        "rlnCoordinateY": [30.0, 210.0, 100.0],
-        "samcryoDiameterPx": [16.0, 16.0, 16.0],
-    })
+    df = pd.DataFrame(
+        {
+            "rlnMicrographName": ["Movies/mic.mrc", "Movies/mic.mrc", "Movies/other.mrc"],
+            "rlnCoordinateX": [40.0, 200.0, 100.0],
+            "rlnCoordinateY": [30.0, 210.0, 100.0],
+            "samcryoDiameterPx": [16.0, 16.0, 16.0],
+        }
+    )
     starfile.write(df, path)
     parts = read_particles(path, micrograph="mic")
     np.testing.assert_array_equal(parts.x, [40.0, 200.0])

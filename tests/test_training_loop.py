@@ -80,7 +80,9 @@ def test_training_reduces_loss_and_keeps_sam_frozen(tmp_path, examples, prompt):
     trainable = set(model.trainable_state_dict())
     frozen_before = {k: v.clone() for k, v in model.state_dict().items() if k not in trainable}
     train, val = _sets(examples)
-    res = train_prompt(model, train, val, epochs=6, lr=1e-3, out_path=tmp_path / "p.pt", seed=1, progress=None)
+    res = train_prompt(
+        model, train, val, epochs=6, lr=1e-3, out_path=tmp_path / "p.pt", seed=1, progress=None
+    )
     losses = [h["train_loss"] for h in res.history]
     assert losses[-1] < losses[0] - 0.05, losses
     frozen_after = {k: v for k, v in model.state_dict().items() if k not in trainable}
@@ -97,8 +99,17 @@ def test_prompt_file_holds_only_trainable_tensors_and_refuses_other_bases(tmp_pa
     model = _model("prefix")
     train, val = _sets(examples)
     out = tmp_path / "prefix.pt"
-    train_prompt(model, train, val, epochs=1, lr=1e-3, out_path=out, seed=0, progress=None,
-                 base_meta={"base_checkpoint": None, "base_sha256": "random-init", "base_seed": 0})
+    train_prompt(
+        model,
+        train,
+        val,
+        epochs=1,
+        lr=1e-3,
+        out_path=out,
+        seed=0,
+        progress=None,
+        base_meta={"base_checkpoint": None, "base_sha256": "random-init", "base_seed": 0},
+    )
     state, meta = read_prompt_file(out)  # weights_only=True inside
     assert set(state) == set(model.trainable_state_dict())
     assert set(state) != set(model.state_dict())
@@ -117,7 +128,7 @@ def test_prompt_file_holds_only_trainable_tensors_and_refuses_other_bases(tmp_pa
         _model("head").load_trainable_state_dict(state, source=out)
 
 
-class _Stop(Exception):
+class _StopError(Exception):
     pass
 
 
@@ -131,14 +142,14 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, examples):
             if line.startswith("epoch"):
                 seen.append(line)
                 if stop_after is not None and len(seen) == stop_after:
-                    raise _Stop
+                    raise _StopError
 
         train_prompt(model, train, val, epochs=epochs, lr=1e-3, out_path=out, seed=7, progress=progress)
         return model
 
     reference = run(tmp_path / "ref" / "p.pt", 4)
     out = tmp_path / "int" / "p.pt"
-    with pytest.raises(_Stop):
+    with pytest.raises(_StopError):
         run(out, 4, stop_after=2)
     assert last_checkpoint_path(out).is_file()
     resumed = run(out, 4)

@@ -83,7 +83,9 @@ class SegmentationDataset:
             return np.arange(n)
         return np.random.default_rng([self.seed, epoch, 3]).permutation(n)
 
-    def batches(self, epoch: int, batch_size: int, shuffle: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def batches(
+        self, epoch: int, batch_size: int, shuffle: bool = True
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield stacked ``(images [B,1,S,S], masks [B,1,S/4,S/4])`` numpy batches."""
         idx = self.order(epoch, shuffle)
         for start in range(0, len(idx), max(1, batch_size)):
@@ -137,7 +139,9 @@ def match_labels(
     else:
         candidates = [Path(p) for p in (labels or [])]
     if not candidates:
-        raise InputError(str(labels_dir or "--labels"), "no label files given", "pass --labels or --labels-dir")
+        raise InputError(
+            str(labels_dir or "--labels"), "no label files given", "pass --labels or --labels-dir"
+        )
     pairs: list[tuple[Path, Path]] = []
     by_position = labels_dir is None and len(candidates) == len(images)
     for i, img in enumerate(images):
@@ -148,15 +152,21 @@ def match_labels(
         loose = [c for c in mine if c.name.startswith(name + "_") or c.name.startswith(name + ".")]
         found = exact or loose
         if len(found) > 1:
-            raise InputError(img, f"{len(found)} label files match its name: {[str(f) for f in found]}",
-                             "keep one label file per micrograph")
+            raise InputError(
+                img,
+                f"{len(found)} label files match its name: {[str(f) for f in found]}",
+                "keep one label file per micrograph",
+            )
         if found:
             pairs.append((Path(img), found[0]))
         elif by_position:
             pairs.append((Path(img), candidates[i]))
         else:
-            raise InputError(img, f"no label file named after micrograph '{name}'",
-                             "name label files <micrograph>.star/.csv/.box/.png")
+            raise InputError(
+                img,
+                f"no label file named after micrograph '{name}'",
+                "name label files <micrograph>.star/.csv/.box/.png",
+            )
     return pairs
 
 
@@ -182,5 +192,7 @@ def load_example(
     image, mapping = normalize_micrograph(
         mic.data, img_size, name=name, source=str(image_path), pixel_size_A=mic.pixel_size_A
     )
-    mask = label_to_mask(label_path, mapping, mask_size, fmt=label_format, diameter_px=diameter_px, flip_y=flip_y)
+    mask = label_to_mask(
+        label_path, mapping, mask_size, fmt=label_format, diameter_px=diameter_px, flip_y=flip_y
+    )
     return Example(name, np.asarray(image, dtype=np.float32), mask, str(image_path), str(label_path))

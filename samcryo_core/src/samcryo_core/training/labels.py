@@ -77,7 +77,9 @@ def _diameters(path: Path, n: int, column: np.ndarray | None, diameter_px: float
     """Explicit diameter wins over the file's column; one of the two is required."""
     if diameter_px is not None:
         if not diameter_px > 0:
-            raise InputError(path, f"particle diameter {diameter_px} px is not positive", "pass --diameter-px > 0")
+            raise InputError(
+                path, f"particle diameter {diameter_px} px is not positive", "pass --diameter-px > 0"
+            )
         return np.full(n, float(diameter_px))
     if column is None:
         raise InputError(
@@ -87,7 +89,11 @@ def _diameters(path: Path, n: int, column: np.ndarray | None, diameter_px: float
         )
     d = np.asarray(column, dtype=np.float64)
     if not np.all(np.isfinite(d) & (d > 0)):
-        raise InputError(path, "the diameter column holds non-positive or missing values", "fix the file or pass --diameter-px")
+        raise InputError(
+            path,
+            "the diameter column holds non-positive or missing values",
+            "fix the file or pass --diameter-px",
+        )
     return d
 
 
@@ -100,7 +106,11 @@ def _read_star(path: Path, micrograph: str | None, diameter_px: float | None) ->
         raise InputError(path, f"cannot parse STAR file ({exc})", "check it is a RELION STAR file") from exc
     table = next((t for t in data.values() if hasattr(t, "columns") and "rlnCoordinateX" in t.columns), None)
     if table is None or "rlnCoordinateY" not in table.columns:
-        raise InputError(path, "no block with rlnCoordinateX and rlnCoordinateY", "export picks as a RELION coordinate STAR file")
+        raise InputError(
+            path,
+            "no block with rlnCoordinateX and rlnCoordinateY",
+            "export picks as a RELION coordinate STAR file",
+        )
     if micrograph is not None and "rlnMicrographName" in table.columns:
         stems = table["rlnMicrographName"].astype(str).map(lambda s: Path(s).stem)
         if stems.nunique() > 1 or (stems.size and stems.iloc[0] == micrograph):
@@ -119,7 +129,9 @@ def _read_csv(path: Path, diameter_px: float | None) -> Particles:
     try:
         table = pd.read_csv(path, sep=sep)
     except Exception as exc:
-        raise InputError(path, f"cannot parse CSV ({exc})", "use a comma-separated file with a header row") from exc
+        raise InputError(
+            path, f"cannot parse CSV ({exc})", "use a comma-separated file with a header row"
+        ) from exc
     lower = {str(c).strip().lower(): c for c in table.columns}
     xc = next((lower[k] for k in _CSV_X if k in lower), None)
     yc = next((lower[k] for k in _CSV_Y if k in lower), None)
@@ -140,11 +152,15 @@ def _read_box(path: Path, diameter_px: float | None) -> Particles:
     try:
         arr = np.loadtxt(path, ndmin=2, dtype=np.float64)
     except Exception as exc:
-        raise InputError(path, f"cannot parse EMAN .box file ({exc})", "use whitespace-separated x y w h rows") from exc
+        raise InputError(
+            path, f"cannot parse EMAN .box file ({exc})", "use whitespace-separated x y w h rows"
+        ) from exc
     if arr.size == 0:
         arr = np.zeros((0, 4))
     if arr.shape[1] < 4:
-        raise InputError(path, f"{arr.shape[1]} columns, need 4 (corner x, corner y, box w, box h)", "fix the .box file")
+        raise InputError(
+            path, f"{arr.shape[1]} columns, need 4 (corner x, corner y, box w, box h)", "fix the .box file"
+        )
     x = arr[:, 0] + arr[:, 2] / 2.0
     y = arr[:, 1] + arr[:, 3] / 2.0
     return Particles(x, y, _diameters(path, x.size, None, diameter_px))
@@ -207,7 +223,9 @@ def particles_to_mask(
         )
     x, y, d = x[inside], y[inside], d[inside]
     if x.size == 0:
-        raise InputError(path, "no particles inside the micrograph", "check the label file, its micrograph and --flip-y")
+        raise InputError(
+            path, "no particles inside the micrograph", "check the label file, its micrograph and --flip-y"
+        )
     xn, yn = mapping.to_normalized(x, y)
     f = mask_size / mapping.model_size  # normalized pixels -> mask pixels
     xm = (xn + 0.5) * f - 0.5
@@ -236,11 +254,15 @@ def _read_mask_image(path: Path) -> np.ndarray:
 
         try:
             with Image.open(path) as im:
-                arr = np.asarray(im.convert("L") if im.mode not in ("L", "I", "F", "I;16") else im, dtype=np.float32)
+                arr = np.asarray(
+                    im.convert("L") if im.mode not in ("L", "I", "F", "I;16") else im, dtype=np.float32
+                )
         except Exception as exc:
             raise InputError(path, f"cannot read mask image ({exc})", "use an 8-bit PNG mask") from exc
     if arr.ndim != 2 or arr.size == 0:
-        raise InputError(path, f"mask has shape {arr.shape}, expected a 2-D image", "use a single-channel mask")
+        raise InputError(
+            path, f"mask has shape {arr.shape}, expected a 2-D image", "use a single-channel mask"
+        )
     return arr
 
 
@@ -255,7 +277,9 @@ def _resize(arr: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return F.interpolate(t, size=shape, mode=mode)[0, 0].numpy()
 
 
-def mask_image_to_mask(path: str | Path, mapping: FrameMapping, mask_size: int, *, flip_y: bool = False) -> np.ndarray:
+def mask_image_to_mask(
+    path: str | Path, mapping: FrameMapping, mask_size: int, *, flip_y: bool = False
+) -> np.ndarray:
     """Turn a ready-made mask image covering the original micrograph into a target mask.
 
     The image may have any size (CryoPPP ships 1024 and 256 px masks for 4k micrographs): it is
@@ -298,8 +322,12 @@ def label_to_mask(
     else:
         parts = read_particles(path, fmt, diameter_px=diameter_px, micrograph=mapping.micrograph)
         if len(parts) == 0:
-            raise InputError(path, "the label file lists no particles", "label at least one particle per micrograph")
+            raise InputError(
+                path, "the label file lists no particles", "label at least one particle per micrograph"
+            )
         mask = particles_to_mask(parts, mapping, mask_size, flip_y=flip_y, path=path)
     if not mask.any():
-        raise InputError(path, "the labels produce an empty mask", "check the diameter, --flip-y and the file")
+        raise InputError(
+            path, "the labels produce an empty mask", "check the diameter, --flip-y and the file"
+        )
     return mask

@@ -96,8 +96,11 @@ def read_prompt_file(path: str | Path) -> tuple[dict, dict]:
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise InputError(path, "not a samcryo prompt file", "give a file written by 'samcryo train'")
     if int(obj.get("format_version", 0)) > FORMAT_VERSION:
-        raise InputError(path, f"prompt file format {obj.get('format_version')} is newer than this samcryo",
-                         "upgrade samcryo")
+        raise InputError(
+            path,
+            f"prompt file format {obj.get('format_version')} is newer than this samcryo",
+            "upgrade samcryo",
+        )
     return dict(obj["state_dict"]), dict(obj["meta"])
 
 
@@ -114,6 +117,7 @@ def check_base(path: str | Path, meta: dict, variant: str, sha256: str) -> None:
         made = meta.get("base_checkpoint") or want
         raise InputError(
             path,
-            f"prompt was trained on base weights {made} (sha256 {want}), but the base given has sha256 {sha256}",
+            f"prompt was trained on base weights {made} (sha256 {want}), "
+            f"but the base given has sha256 {sha256}",
             "pass the same --checkpoint the prompt was trained with, or train a prompt for this checkpoint",
         )

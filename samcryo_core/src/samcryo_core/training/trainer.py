@@ -65,7 +65,9 @@ def resolve_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("device", "CUDA requested but no GPU is visible to torch", "use --device cpu or auto")
+        raise ConfigError(
+            "device", "CUDA requested but no GPU is visible to torch", "use --device cpu or auto"
+        )
     if device != "cpu" and not device.startswith("cuda"):
         raise ConfigError("device", f"unknown device '{device}'", "use auto, cpu or cuda")
     return device
@@ -102,7 +104,9 @@ class TrainResult:
         }
 
 
-def evaluate(model: Any, dataset: SegmentationDataset, device: str, batch_size: int = 1) -> tuple[float, float]:
+def evaluate(
+    model: Any, dataset: SegmentationDataset, device: str, batch_size: int = 1
+) -> tuple[float, float]:
     """Mean loss and mean per-image pixel Dice (probability >= 0.5) over ``dataset``, unaugmented."""
     import torch
 
@@ -130,21 +134,24 @@ def last_checkpoint_path(out_path: str | Path) -> Path:
     return p.with_name(p.stem + ".last" + (p.suffix or ".pt"))
 
 
-def _fingerprint(meta: dict, lr: float, batch_size: int, seed: int, train: SegmentationDataset,
-                 val: SegmentationDataset) -> dict:
+def _fingerprint(
+    meta: dict, lr: float, batch_size: int, seed: int, train: SegmentationDataset, val: SegmentationDataset
+) -> dict:
     """Everything that must match for a resume to continue the *same* run (epochs may grow)."""
-    return plain({
-        "variant": meta.get("variant"),
-        "base_sha256": meta.get("base_sha256"),
-        "prompt_type": meta.get("prompt_type"),
-        "prompt_config": meta.get("prompt_config"),
-        "lr": lr,
-        "batch_size": batch_size,
-        "seed": seed,
-        "augment": train.augment,
-        "train": train.names,
-        "val": val.names,
-    })
+    return plain(
+        {
+            "variant": meta.get("variant"),
+            "base_sha256": meta.get("base_sha256"),
+            "prompt_type": meta.get("prompt_type"),
+            "prompt_config": meta.get("prompt_config"),
+            "lr": lr,
+            "batch_size": batch_size,
+            "seed": seed,
+            "augment": train.augment,
+            "train": train.names,
+            "val": val.names,
+        }
+    )
 
 
 def _write_logs(log_path: Path, history: list[dict], meta: dict, summary: dict) -> None:
@@ -154,8 +161,10 @@ def _write_logs(log_path: Path, history: list[dict], meta: dict, summary: dict) 
     for row in history:
         w.writerow(row)
     atomic_write_text(log_path, buf.getvalue())
-    atomic_write_text(log_path.with_suffix(".json"),
-                      json.dumps(plain({"meta": meta, "summary": summary, "history": history}), indent=2) + "\n")
+    atomic_write_text(
+        log_path.with_suffix(".json"),
+        json.dumps(plain({"meta": meta, "summary": summary, "history": history}), indent=2) + "\n",
+    )
 
 
 def _rng_state(device: str) -> dict:
@@ -217,7 +226,9 @@ def train_prompt(
     if epochs < 1:
         raise ConfigError("train.epochs", f"{epochs} epochs", "use at least 1")
     if len(train_set) == 0 or len(val_set) == 0:
-        raise ConfigError("train", "empty training or validation set", "give at least one labelled micrograph")
+        raise ConfigError(
+            "train", "empty training or validation set", "give at least one labelled micrograph"
+        )
     device = resolve_device(device)
     say = progress or (lambda _line: None)
     out_path = Path(out_path)
@@ -236,8 +247,11 @@ def train_prompt(
     model.to(device)
     params = list(model.trainable_parameters())
     if not params:
-        raise ConfigError("train.prompt", f"prompt type '{meta.get('prompt_type')}' has nothing to train",
-                          "use head, prefix, encoder or finetune")
+        raise ConfigError(
+            "train.prompt",
+            f"prompt type '{meta.get('prompt_type')}' has nothing to train",
+            "use head, prefix, encoder or finetune",
+        )
     optimizer = torch.optim.Adam(params, lr=lr)
     use_scaler = device.startswith("cuda") and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
@@ -265,14 +279,25 @@ def train_prompt(
         start_epoch = int(state["epoch"])
         best = (float(state["best_val_dice"]), float(state["best_neg_val_loss"]))
         best_epoch = int(state["best_epoch"])
-        say(f"resuming {out_path.name} after epoch {start_epoch}/{epochs} (best val Dice {best[0]:.4f} "
-            f"at epoch {best_epoch})")
+        say(
+            f"resuming {out_path.name} after epoch {start_epoch}/{epochs} (best val Dice {best[0]:.4f} "
+            f"at epoch {best_epoch})"
+        )
 
     def summary() -> dict:
-        return {"best_epoch": best_epoch, "best_val_dice": best[0], "epochs": len(history),
-                "resumed_from_epoch": resumed_from, "lr": lr, "batch_size": batch_size, "seed": seed,
-                "train_micrographs": train_set.names, "val_micrographs": val_set.names,
-                "augment": train_set.augment, "device": device}
+        return {
+            "best_epoch": best_epoch,
+            "best_val_dice": best[0],
+            "epochs": len(history),
+            "resumed_from_epoch": resumed_from,
+            "lr": lr,
+            "batch_size": batch_size,
+            "seed": seed,
+            "train_micrographs": train_set.names,
+            "val_micrographs": val_set.names,
+            "augment": train_set.augment,
+            "device": device,
+        }
 
     resumed_from = start_epoch
     for epoch in range(start_epoch, epochs):
@@ -299,9 +324,18 @@ def train_prompt(
         if is_best:
             best, best_epoch = key, epoch + 1
         seconds = time.perf_counter() - t0
-        history.append({"epoch": epoch + 1, "train_loss": total / max(1, count), "val_loss": val_loss,
-                        "val_dice": val_dice, "best_val_dice": best[0], "is_best": int(is_best),
-                        "seconds": round(seconds, 3), "lr": lr})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": total / max(1, count),
+                "val_loss": val_loss,
+                "val_dice": val_dice,
+                "best_val_dice": best[0],
+                "is_best": int(is_best),
+                "seconds": round(seconds, 3),
+                "lr": lr,
+            }
+        )
         if is_best:
             save_prompt_file(out_path, model.trainable_state_dict(), {**meta, "training": summary()})
         state = {
@@ -320,10 +354,15 @@ def train_prompt(
         with atomic_path(last_path) as tmp:
             torch.save(state, tmp)
         _write_logs(log_path, history, meta, summary())
-        say(f"epoch {epoch + 1}/{epochs} loss {history[-1]['train_loss']:.4f} val_loss {val_loss:.4f} "
-            f"val_dice {val_dice:.4f}{' *' if is_best else ''} {seconds:.1f}s")
+        say(
+            f"epoch {epoch + 1}/{epochs} loss {history[-1]['train_loss']:.4f} val_loss {val_loss:.4f} "
+            f"val_dice {val_dice:.4f}{' *' if is_best else ''} {seconds:.1f}s"
+        )
     if not out_path.is_file():  # resumed a finished run whose prompt file was deleted
-        raise ConfigError("train", f"{out_path} is missing but {last_path} says training finished",
-                          f"delete {last_path} and train again")
+        raise ConfigError(
+            "train",
+            f"{out_path} is missing but {last_path} says training finished",
+            f"delete {last_path} and train again",
+        )
     _write_logs(log_path, history, meta, summary())
     return TrainResult(str(out_path), str(log_path), best_epoch, best[0], len(history), resumed_from, history)
