@@ -1,0 +1,183 @@
+"""Build the whole QC folder: overlays, plots, tables, ``summary.md`` and ``summary.html``.
+
+Layout of ``out_dir`` (what ``samcryo report`` and ``rules/report.smk`` promise)::
+
+    summary.md  summary.html
+    overlays/<mic>.png        sample of micrographs with picks drawn
+    plots/picks_per_micrograph.png  fom_histogram.png  pick_sizes.png  rejections.png
+          [evaluation.png  evaluation_per_micrograph.png]      (with evaluation results)
+    tables/micrographs.csv  rejected.csv  [evaluation.csv  evaluation_per_micrograph.csv]
+
+Every plot and table is always written (with a "no picks" / "no rejections" note when empty)
+except the evaluation ones, so Snakemake's report and the summary link to files that exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from samcryo_core.errors import InputError
+from samcryo_core.frame import FrameMapping
+from samcryo_core.qc import distributions as dist
+from samcryo_core.qc.inputs import QcDataset, read_picks_csv
+from samcryo_core.qc.overlay import render_overlay, select_sample, truth_to_normalized
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReportStats:
+    """The headline numbers of a run (what the summary's first table shows)."""
+
+    n_inputs: int
+    n_accepted: int
+    n_rejected: int
+    rejected_by_stage: dict[str, int]
+    n_picks: int
+    median_picks: float
+    mean_picks: float
+    min_picks: int
+    max_picks: int
+    n_without_picks: int
+    median_fom: float | None
+    median_diameter_px: float | None
+
+
+@dataclass
+class ReportResult:
+    """What was written, relative to ``out_dir``, for the summary renderers."""
+
+    out_dir: Path
+    stats: ReportStats
+    overlays: list[tuple[str, str]] = field(default_factory=list)  # (micrograph, rel path)
+    plots: list[tuple[str, str]] = field(default_factory=list)  # (title, rel path)
+    tables: list[tuple[str, str]] = field(default_factory=list)  # (title, rel path)
+    rejected: pd.DataFrame | None = None
+    evaluation: dict[str, float] = field(default_factory=dict)
+    metrics: pd.DataFrame | None = None
+    threshold: float | None = None
+    pixel_size_A: float | None = None
+    title: str = "samcryo QC"
+
+
+def compute_stats(ds: QcDataset) -> ReportStats:
+    """Counts of micrographs and picks; medians are over accepted micrographs (zeros included)."""
+    counts = ds.picks_per_micrograph()
+    by_stage: dict[str, int] = {}
+    for r in ds.rejected:
+        by_stage[r.stage] = by_stage.get(r.stage, 0) + 1
+    fom = pd.to_numeric(ds.picks["fom"], errors="coerce").dropna()
+    diam = pd.to_numeric(ds.picks["diameter_px"], errors="coerce").dropna()
+    return ReportStats(
+        n_inputs=len(ds.records), n_accepted=len(ds.accepted), n_rejected=len(ds.rejected),
+        rejected_by_stage=by_stage, n_picks=int(counts.sum()),
+        median_picks=float(np.median(counts)) if len(counts) else 0.0,
+        mean_picks=float(counts.mean()) if len(counts) else 0.0,
+        min_picks=int(counts.min()) if len(counts) else 0, max_picks=int(counts.max()) if len(counts) else 0,
+        n_without_picks=int((counts == 0).sum()),
+        median_fom=float(fom.median()) if len(fom) else None,
+        median_diameter_px=float(diam.median()) if len(diam) else None,
+    )
+
+
+def read_truth_centres(path: Path) -> np.ndarray:
+    """Ground-truth centres ``[N, 2]`` (x, y, original frame) from a RELION-style STAR file."""
+    import starfile
+
+    try:
+        data = starfile.read(path, always_dict=True)
+    except Exception as exc:  # noqa: BLE001 - starfile raises many types on bad files
+        raise InputError(path, f"cannot read STAR file ({exc})", "check the truth file") from exc
+    for df in data.values():
+        if isinstance(df, pd.DataFrame) and {"rlnCoordinateX", "rlnCoordinateY"} <= set(df.columns):
+            return df[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(dtype=float)
+    raise InputError(path, "no rlnCoordinateX/rlnCoordinateY columns",
+                     "give truth STAR files with particle centres in the original frame")
+
+
+def _pixel_size(ds: QcDataset) -> float | None:
+    for r in ds.accepted:
+        if r.sidecar and Path(r.sidecar).is_file():
+            return FrameMapping.read(r.sidecar).pixel_size_A
+    return None
+
+
+def write_overlays(ds: QcDataset, out_dir: Path, sample: int | None, every: int,
+                   truth_dir: Path | None) -> list[tuple[str, str]]:
+    """Overlay PNGs for a deterministic sample of accepted micrographs."""
+    from samcryo_core.io.micrograph import read_micrograph
+
+    chosen = set(select_sample([r.name for r in ds.accepted], sample, every))
+    written = []
+    for rec in ds.accepted:
+        if rec.name not in chosen:
+            continue
+        if not rec.normalized or not rec.sidecar:
+            log.warning("%s: no normalized micrograph or sidecar in the manifests; no overlay", rec.name)
+            continue
+        if not Path(rec.sidecar).is_file():
+            raise InputError(rec.sidecar, "frame sidecar does not exist", "rerun 'samcryo normalize'")
+        mapping = FrameMapping.read(rec.sidecar)
+        image = read_micrograph(rec.normalized).data
+        picks = read_picks_csv(rec.picks)
+        truth = None
+        if truth_dir is not None:
+            star = truth_dir / f"{rec.name}.star"
+            if star.is_file():
+                truth = truth_to_normalized(read_truth_centres(star), mapping)
+        rel = f"overlays/{rec.name}.png"
+        render_overlay(image, mapping, picks, out_dir / rel, threshold=ds.threshold, truth_norm=truth)
+        written.append((rec.name, rel))
+    return written
+
+
+def build_report(ds: QcDataset, out_dir: str | Path, *, sample: int | None = 16, every: int = 1,
+                 truth_dir: str | Path | None = None, title: str = "samcryo QC") -> ReportResult:
+    """Write overlays, plots and tables for ``ds`` under ``out_dir`` and return what was written."""
+    out = Path(out_dir)
+    for sub in ("overlays", "plots", "tables"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    res = ReportResult(out_dir=out, stats=compute_stats(ds), threshold=ds.threshold, title=title,
+                       pixel_size_A=_pixel_size(ds), evaluation=dict(ds.evaluation))
+    res.overlays = write_overlays(ds, out, sample, every, Path(truth_dir) if truth_dir else None)
+
+    counts = ds.picks_per_micrograph()
+    fom = ds.picks["fom"].to_numpy(dtype=float) if len(ds.picks) else np.array([])
+    diam = ds.picks["diameter_px"].to_numpy(dtype=float) if len(ds.picks) else np.array([])
+    dist.plot_picks_per_micrograph(counts, out / "plots/picks_per_micrograph.png")
+    res.plots.append(("Particles per micrograph", "plots/picks_per_micrograph.png"))
+    dist.plot_fom_histogram(fom, out / "plots/fom_histogram.png", ds.threshold)
+    res.plots.append(("Figure of merit", "plots/fom_histogram.png"))
+    dist.plot_pick_sizes(diam, out / "plots/pick_sizes.png", res.pixel_size_A)
+    res.plots.append(("Pick size", "plots/pick_sizes.png"))
+    res.rejected = dist.rejection_table(ds.records)
+    dist.plot_rejection_reasons(res.rejected, out / "plots/rejections.png")
+    res.plots.append(("Rejected micrographs", "plots/rejections.png"))
+
+    mics = pd.DataFrame([{"micrograph": r.name, "status": r.status, "stage": r.stage, "reason": r.reason,
+                          "n_picks": int(counts.get(r.name, 0)) if r.status == "ok" else "",
+                          "source": r.source} for r in ds.records],
+                        columns=["micrograph", "status", "stage", "reason", "n_picks", "source"])
+    dist.write_table(mics, out / "tables/micrographs.csv")
+    res.tables.append(("All micrographs", "tables/micrographs.csv"))
+    dist.write_table(res.rejected, out / "tables/rejected.csv")
+    res.tables.append(("Rejected micrographs", "tables/rejected.csv"))
+
+    if ds.compare:
+        res.metrics = dist.metrics_table(ds.compare)
+        dist.plot_metrics(ds.compare, out / "plots/evaluation.png")
+        res.plots.append(("Evaluation", "plots/evaluation.png"))
+        dist.write_table(res.metrics, out / "tables/evaluation.csv")
+        res.tables.append(("Evaluation", "tables/evaluation.csv"))
+    if ds.evaluation_per_micrograph is not None:
+        dist.write_table(ds.evaluation_per_micrograph, out / "tables/evaluation_per_micrograph.csv")
+        res.tables.append(("Per-micrograph evaluation", "tables/evaluation_per_micrograph.csv"))
+        if dist.plot_per_micrograph_metrics(ds.evaluation_per_micrograph,
+                                            out / "plots/evaluation_per_micrograph.png") is not None:
+            res.plots.append(("Per-micrograph evaluation", "plots/evaluation_per_micrograph.png"))
+    return res
