@@ -1,0 +1,59 @@
+# samcryo: pick cryo-EM particles with a prompt-adapted Segment Anything Model.
+#
+#   snakemake --cores 2                              # the CPU demo config (config.yaml)
+#   snakemake --cores 8 --configfile my_config.yaml  # your data
+#   snakemake --profile slurm                        # a SLURM cluster (see docs/slurm.md)
+#
+# Stages (one job per chunk of micrographs each): ingest -> normalize -> segment (GPU) -> extract
+# -> export (aggregate) -> evaluate (when truth is given) -> report; train (one job) when the
+# prompt is trained here; prompt: log runs the classical LoG picker instead of segment + extract.
+# Rules only call `samcryo <subcommand>`; see docs/workflow.md and docs/architecture.md.
+
+import os
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+
+
+wildcard_constraints:
+    chunk=r"chunk\d+",
+
+
+rule all:
+    """Everything: coordinates for RELION/cryoSPARC/EMAN, rejections, evaluation, QC report."""
+    default_target: True
+    input:
+        "results/ingest/rejected.tsv",
+        f"{PROMPT_DIR}/relion/autopick.star",
+        f"{PROMPT_DIR}/cryosparc/particles.star",
+        f"{PROMPT_DIR}/evaluation/overall.json" if HAS_TRUTH else [],
+        f"{PROMPT_DIR}/qc/summary.md" if os.path.exists(os.path.join(workflow.basedir, "rules", "report.smk")) else [],
+
+
+include: "rules/ingest.smk"
+include: "rules/normalize.smk"
+
+
+if LAYOUT.uses_sam:
+
+    include: "rules/model.smk"
+    include: "rules/extract.smk"
+
+else:
+
+    include: "rules/pick_log.smk"
+
+include: "rules/export.smk"
+
+
+# The QC report (rules/report.smk, its own author) comes last: it builds on every rule above.
+if os.path.exists(os.path.join(workflow.basedir, "rules", "report.smk")):
+
+    include: "rules/report.smk"

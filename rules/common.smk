@@ -1,0 +1,82 @@
+# Shared set-up of all rules: config validation, the input listing, chunks, result paths.
+#
+# Names exported to the other .smk files (docs/architecture.md):
+#   CHUNK_IDS      list of chunk ids ("chunk0000", ...)
+#   MICS_BY_CHUNK  chunk id -> micrograph names of that chunk
+#   PROMPT_DIR     results/<variant>/<prompt> (results/classical/log for the LoG picker)
+#   NORM_DIR       results/normalized/s<model input size>
+#   HAS_TRUTH      bool: evaluate.truth_dir is set
+# plus LOG_PROMPT_DIR (logs keyed like PROMPT_DIR), LAYOUT (samcryo_core.workflow.settings.Layout)
+# and the helpers below. All model and data logic lives in samcryo_core; the rules only call
+# `samcryo <subcommand>`.
+
+import os
+import sys
+import shlex
+
+import yaml
+
+from samcryo_core.errors import ConfigError, InputError
+from samcryo_core.workflow.inputs import list_inputs
+from samcryo_core.workflow.settings import check_config, validate_schema
+
+
+# --- config: schema first (clear one-line messages naming the key), then snakemake's validate
+# (which also fills in the schema's defaults), then checks a schema cannot express.
+with open(os.path.join(workflow.basedir, "schemas", "config.schema.yaml"), encoding="utf-8") as _fh:
+    _SCHEMA = yaml.safe_load(_fh)
+validate_schema(config, _SCHEMA)
+validate(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
+
+LAYOUT = check_config(config)
+PROMPT = LAYOUT.prompt
+VARIANT = LAYOUT.variant
+MODEL_SIZE = LAYOUT.model_size
+PROMPT_DIR = LAYOUT.prompt_dir
+NORM_DIR = LAYOUT.norm_dir
+HAS_TRUTH = LAYOUT.has_truth
+LOG_PROMPT_DIR = f"logs/{PROMPT_DIR.removeprefix('results/')}"
+GPUS = LAYOUT.gpus
+
+# --- inputs: listed at parse time (no micrograph is opened here), sorted, split into chunks.
+try:
+    LISTING = list_inputs(config["inputs"], config["chunk_size"])
+except InputError as _exc:
+    raise ConfigError("inputs", str(_exc), "fix the inputs section of your config") from None
+CHUNK_IDS = LISTING.chunk_ids
+MICS_BY_CHUNK = LISTING.mics_by_chunk
+
+def q(value):
+    """Shell-quote one value (paths with spaces, globs that the shell must not expand)."""
+    return shlex.quote(str(value))
+
+
+def opt(flag, value):
+    """'--flag value' (quoted), or '' when value is None: optional CLI arguments from config."""
+    return "" if value is None else f"{flag} {q(value)}"
+
+
+def chunk_files(pattern):
+    """pattern.format(chunk=c) for every chunk: the inputs of the aggregate rules."""
+    return [pattern.format(chunk=c) for c in CHUNK_IDS]
+
+
+def prompt_input(wildcards):
+    """The prompt segment uses: config prompt_file, the prompt trained here, or none (zero-shot)."""
+    if config.get("prompt_file"):
+        return config["prompt_file"]
+    if LAYOUT.trains_here:
+        return f"{PROMPT_DIR}/prompt.pt"
+    return []
+
+
+def model_args():
+    """--variant/--checkpoint/--device, shared by train and segment."""
+    ckpt = config["model"].get("checkpoint")
+    return " ".join(filter(None, [
+        f"--variant {VARIANT}", opt("--checkpoint", ckpt), f"--device {config['device']}"]))
+
+
+if LAYOUT.uses_sam and not config["model"].get("checkpoint"):
+    print(f"samcryo: model.checkpoint is null: the {VARIANT} backbone starts from RANDOM weights "
+          "(only meaningful for the tiny/cpu_small test variants)", file=sys.stderr)

@@ -1,0 +1,178 @@
+"""Start-up checks and derived names of the Snakemake workflow, kept out of the Snakefile.
+
+The JSON schema (``schemas/config.schema.yaml``) catches mistyped keys, wrong types and values out
+of range. What a schema cannot say -- a file named in the config does not exist, ``vit_*`` needs a
+checkpoint, a trained prompt needs a training set -- is checked here, *before* any job runs, so a
+facility finds a config mistake in the first second instead of after an hour of normalization.
+Every problem is a :class:`~samcryo_core.errors.ConfigError` naming the key.
+
+The derived names (``PROMPT_DIR``, ``NORM_DIR`` ...) are the results layout of
+``docs/architecture.md``: normalization is keyed by the model input size only, everything after it
+by variant and prompt, so switching ``prompt:`` reuses ingest and normalization.
+"""
+
+from __future__ import annotations
+
+import glob as globmod
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from samcryo_core.errors import ConfigError
+
+#: Prompt types that are learnt by ``samcryo train`` (or loaded from ``prompt_file``).
+TRAINED_PROMPTS = ("head", "prefix", "encoder", "finetune")
+#: All values of ``prompt``: the trained ones, zero-shot SAM and the classical LoG picker.
+PROMPTS = (*TRAINED_PROMPTS, "none", "log")
+#: Variants whose weights must come from an official SAM checkpoint.
+OFFICIAL_VARIANTS = ("vit_b", "vit_l", "vit_h")
+
+
+class InvalidConfigError(ConfigError):
+    """Several config problems at once (all schema errors are reported together, one per line).
+
+    ``key`` is the first offending key, so callers that look at one key still can.
+    """
+
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        key, problem, fix = problems[0]
+        super().__init__(key, problem, fix)
+        self.problems = problems
+        lines = [f"  config key '{k}': {p}. Fix: {f}" for k, p, f in problems]
+        Exception.__init__(self, "invalid configuration (see schemas/config.schema.yaml):\n"
+                           + "\n".join(lines))
+
+
+def schema_problems(errors: Iterable) -> list[tuple[str, str, str]]:
+    """(dotted key, problem, fix) per jsonschema error, sorted by key.
+
+    ``additionalProperties`` errors name the unexpected key itself (``model.chekpoint``), not its
+    parent, because that is the key the user mistyped.
+    """
+    out = []
+    for err in errors:
+        where = ".".join(str(p) for p in err.absolute_path)
+        if err.validator == "additionalProperties":
+            allowed = sorted((err.schema.get("properties") or {}).keys())
+            for key in sorted(set(err.instance) - set(allowed)):
+                full = f"{where}.{key}" if where else key
+                out.append((full, "unknown key (mistyped?)", f"use one of {', '.join(allowed)}"))
+            continue
+        if err.validator == "required":
+            missing = str(err.message).split("'")[1] if "'" in str(err.message) else ""
+            full = f"{where}.{missing}" if where and missing else (missing or where)
+            out.append((full, "missing", "add it (see the commented config.yaml)"))
+            continue
+        out.append((where or "<top level>", err.message, "see the comment of this key in config.yaml"))
+    return sorted(out)
+
+
+def validate_schema(config: dict, schema: dict) -> None:
+    """Check ``config`` against ``schema`` (Draft 2020-12); raise :class:`InvalidConfigError` listing all.
+
+    Snakemake's own ``validate`` stops at the first error with a long dump of the schema; this
+    lists every problem, one line each, so one edit fixes them all.
+    """
+    from jsonschema import Draft202012Validator
+
+    problems = schema_problems(Draft202012Validator(schema).iter_errors(config))
+    if problems:
+        raise InvalidConfigError(problems)
+
+
+def _get(config: dict, dotted: str):
+    node = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _require_file(config: dict, key: str, what: str) -> None:
+    value = _get(config, key)
+    if value is not None and not os.path.isfile(str(value)):
+        raise ConfigError(key, f"{what} '{value}' does not exist (relative paths start at "
+                          f"{os.getcwd()})", f"fix the path or set {key}: null")
+
+
+def _require_dir(config: dict, key: str, what: str) -> None:
+    value = _get(config, key)
+    if value is not None and not os.path.isdir(str(value)):
+        raise ConfigError(key, f"{what} '{value}' is not a folder", f"fix the path or set {key}: null")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Names the rule files share (exported by ``rules/common.smk``)."""
+
+    prompt: str
+    variant: str
+    model_size: int
+    prompt_dir: str
+    norm_dir: str
+    has_truth: bool
+    trains_here: bool
+    uses_sam: bool
+    gpus: int
+
+
+def model_size(variant: str) -> int:
+    """The model input size of ``variant`` (from the model registry, the one place it is defined)."""
+    from samcryo_core.model.registry import get_variant
+
+    return get_variant(variant).img_size
+
+
+def check_config(config: dict) -> Layout:
+    """Checks beyond the schema (files exist, combinations make sense); returns the layout.
+
+    Raises:
+        ConfigError: naming the first offending key.
+    """
+    prompt = config["prompt"]
+    variant = config["model"]["variant"]
+    uses_sam = prompt != "log"
+    trains_here = prompt in TRAINED_PROMPTS and not config.get("prompt_file")
+
+    if uses_sam:
+        ckpt = config["model"].get("checkpoint")
+        if variant in OFFICIAL_VARIANTS and not ckpt:
+            raise ConfigError("model.checkpoint", f"variant {variant} needs the official SAM "
+                              "checkpoint file", f"download it with 'samcryo fetch-checkpoint "
+                              f"--variant {variant} --out checkpoints/' and set model.checkpoint")
+        _require_file(config, "model.checkpoint", "checkpoint file")
+    if config.get("prompt_file"):
+        if prompt not in TRAINED_PROMPTS:
+            raise ConfigError("prompt_file", f"a prompt file cannot be used with prompt: {prompt}",
+                              "set prompt_file: null, or prompt to the type the file was trained as")
+        _require_file(config, "prompt_file", "prompt file")
+    if trains_here:
+        train = config.get("train") or {}
+        if not train.get("micrographs") or not train.get("truth_dir"):
+            raise ConfigError("train", f"prompt '{prompt}' is trained here but train.micrographs "
+                              "or train.truth_dir is not set",
+                              "give the labelled micrographs and their truth folder, or a "
+                              "pre-trained prompt in prompt_file")
+        if not globmod.glob(str(train["micrographs"]), recursive=True):
+            raise ConfigError("train.micrographs", f"'{train['micrographs']}' matches no file",
+                              "fix the glob (relative to the folder snakemake runs in)")
+        _require_dir(config, "train.truth_dir", "truth folder")
+    _require_dir(config, "evaluate.truth_dir", "truth folder")
+
+    size = model_size(variant)
+    prompt_dir = "results/classical/log" if prompt == "log" else f"results/{variant}/{prompt}"
+    device = str(config.get("device", "auto"))
+    return Layout(
+        prompt=prompt,
+        variant=variant,
+        model_size=size,
+        prompt_dir=prompt_dir,
+        norm_dir=f"results/normalized/s{size}",
+        has_truth=bool(_get(config, "evaluate.truth_dir")),
+        trains_here=trains_here,
+        uses_sam=uses_sam,
+        # A cluster job asks for a GPU unless the user pinned the model to the CPU; running locally
+        # nothing is reserved (Snakemake constrains only resources given with --resources).
+        gpus=0 if device == "cpu" else 1,
+    )
