@@ -66,10 +66,10 @@ def attention_with_prefix(attn: nn.Module, x: torch.Tensor, prefix: torch.Tensor
     nh = attn.num_heads
     qkv = attn.qkv(x).reshape(N, h * w, 3, nh, -1).permute(2, 0, 3, 1, 4)
     q, k, v = qkv.reshape(3, N * nh, h * w, -1).unbind(0)
-    P = prefix.shape[0]
-    pkv = attn.qkv(prefix).reshape(P, 3, nh, -1).permute(1, 2, 0, 3)  # 3, nh, P, d
-    pk = pkv[1].unsqueeze(0).expand(N, -1, -1, -1).reshape(N * nh, P, -1)
-    pv = pkv[2].unsqueeze(0).expand(N, -1, -1, -1).reshape(N * nh, P, -1)
+    P, d = prefix.shape[0], q.shape[-1]
+    pkv = attn.qkv(prefix).reshape(P, 3, nh, d).permute(1, 2, 0, 3)  # 3, nh, P, d
+    pk = pkv[1].unsqueeze(0).expand(N, nh, P, d).reshape(N * nh, P, d)
+    pv = pkv[2].unsqueeze(0).expand(N, nh, P, d).reshape(N * nh, P, d)
 
     qs = q * attn.scale
     logits = qs @ k.transpose(-2, -1)
