@@ -9,6 +9,7 @@ from pathlib import Path
 
 import mrcfile
 import numpy as np
+from PIL import Image
 
 
 def noise_image(shape: tuple[int, int] = (300, 400), seed: int = 0, dtype=np.float32) -> np.ndarray:
@@ -62,3 +63,22 @@ def write_relion30_star(path: str | Path, names: list[str], detector_um: float |
         lines.append(n if detector_um is None else f"{n} {detector_um} {magnification}")
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
+
+
+def make_mixed_inputs(d):
+    """Three good micrographs and five bad ones; returns {name: path}."""
+    d.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "good_header": write_test_mrc(d / "good_header.mrc", noise_image((64, 96), 1), voxel_size=1.2),
+        "good_nohdr": write_test_mrc(d / "good_nohdr.mrc", noise_image((70, 70), 2)),
+        "truncated": write_test_mrc(d / "truncated.mrc", noise_image((64, 64), 3)),
+        "movie": write_test_mrc(d / "movie.mrc", np.ones((3, 64, 64), np.float32), stack=True),
+        "constant": write_test_mrc(d / "constant.mrc", np.zeros((64, 64), np.float32)),
+        "tiny": write_test_mrc(d / "tiny.mrc", noise_image((16, 64), 4)),
+    }
+    paths["truncated"].write_bytes(paths["truncated"].read_bytes()[:3000])
+    Image.fromarray(noise_image((64, 80), 5, np.uint8)).save(d / "good_png.png")
+    paths["good_png"] = d / "good_png.png"
+    (d / "notmrc.mrc").write_bytes(b"hello" * 400)
+    paths["notmrc"] = d / "notmrc.mrc"
+    return {k: str(v) for k, v in paths.items()}
