@@ -44,7 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-every", type=int, default=1,
                         help="take every k-th accepted micrograph before --sample (default 1)")
     parser.add_argument("--truth-dir", metavar="DIR",
-                        help="folder of <mic>.star ground-truth files (original frame) to draw on overlays")
+                        help="folder of <mic>.<format> truth files to draw on overlays (as for evaluate)")
+    parser.add_argument("--truth-format", choices=("star", "csv", "box"), default="star",
+                        help="format of the truth files (default star)")
+    parser.add_argument("--truth-flip-y", action="store_true",
+                        help="truth y counts from the bottom (CryoPPP against raw MRC): flip on reading")
     parser.add_argument("--out-dir", required=True, metavar="QC_DIR", help="report folder to write")
 
 
@@ -64,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     ds = load_dataset(args.picks_manifests, args.normalized_manifests, args.rejections,
                       args.evaluation_json, args.evaluation_csv, compare, args.threshold, args.name)
     res = build_report(ds, Path(args.out_dir), sample=args.sample or None, every=args.sample_every,
-                       truth_dir=args.truth_dir, title=args.title)
+                       truth_dir=args.truth_dir, truth_format=args.truth_format,
+                       truth_flip_y=args.truth_flip_y, title=args.title)
     md, page = write_summaries(res)
     s = res.stats
     log.info("report: %d micrographs (%d accepted, %d rejected), %d picks, %d overlays -> %s",

@@ -85,19 +85,17 @@ def compute_stats(ds: QcDataset) -> ReportStats:
     )
 
 
-def read_truth_centres(path: Path) -> np.ndarray:
-    """Ground-truth centres ``[N, 2]`` (x, y, original frame) from a RELION-style STAR file."""
-    import starfile
+def read_truth_centres(path: Path, fmt: str, flip_y: bool, height: int) -> np.ndarray:
+    """Ground-truth centres ``[N, 2]`` (x, y, original frame) read as ``samcryo evaluate`` reads them.
 
-    try:
-        data = starfile.read(path, always_dict=True)
-    except Exception as exc:  # noqa: BLE001 - starfile raises many types on bad files
-        raise InputError(path, f"cannot read STAR file ({exc})", "check the truth file") from exc
-    for df in data.values():
-        if isinstance(df, pd.DataFrame) and {"rlnCoordinateX", "rlnCoordinateY"} <= set(df.columns):
-            return df[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(dtype=float)
-    raise InputError(path, "no rlnCoordinateX/rlnCoordinateY columns",
-                     "give truth STAR files with particle centres in the original frame")
+    Uses the evaluation's reader so the crosses on an overlay are exactly the particles the
+    precision and recall were computed against (same format handling, same ``flip_y``).
+    """
+    from samcryo_core.evaluation.truth_io import read_truth
+
+    # Only centres are drawn, so any diameter will do (.box files carry none).
+    df = read_truth(path, fmt, diameter_px=1.0, flip_y=flip_y, height=height)
+    return df[["x", "y"]].to_numpy(dtype=float)
 
 
 def _pixel_size(ds: QcDataset) -> float | None:
@@ -108,7 +106,8 @@ def _pixel_size(ds: QcDataset) -> float | None:
 
 
 def write_overlays(ds: QcDataset, out_dir: Path, sample: int | None, every: int,
-                   truth_dir: Path | None) -> list[tuple[str, str]]:
+                   truth_dir: Path | None, truth_format: str = "star",
+                   truth_flip_y: bool = False) -> list[tuple[str, str]]:
     """Overlay PNGs for a deterministic sample of accepted micrographs."""
     from samcryo_core.io.micrograph import read_micrograph
 
@@ -127,9 +126,10 @@ def write_overlays(ds: QcDataset, out_dir: Path, sample: int | None, every: int,
         picks = read_picks_csv(rec.picks)
         truth = None
         if truth_dir is not None:
-            star = truth_dir / f"{rec.name}.star"
-            if star.is_file():
-                truth = truth_to_normalized(read_truth_centres(star), mapping)
+            tpath = truth_dir / f"{rec.name}.{truth_format}"
+            if tpath.is_file():
+                centres = read_truth_centres(tpath, truth_format, truth_flip_y, mapping.original_shape[0])
+                truth = truth_to_normalized(centres, mapping)
         rel = f"overlays/{rec.name}.png"
         render_overlay(image, mapping, picks, out_dir / rel, threshold=ds.threshold, truth_norm=truth)
         written.append((rec.name, rel))
@@ -137,14 +137,16 @@ def write_overlays(ds: QcDataset, out_dir: Path, sample: int | None, every: int,
 
 
 def build_report(ds: QcDataset, out_dir: str | Path, *, sample: int | None = 16, every: int = 1,
-                 truth_dir: str | Path | None = None, title: str = "samcryo QC") -> ReportResult:
+                 truth_dir: str | Path | None = None, truth_format: str = "star", truth_flip_y: bool = False,
+                 title: str = "samcryo QC") -> ReportResult:
     """Write overlays, plots and tables for ``ds`` under ``out_dir`` and return what was written."""
     out = Path(out_dir)
     for sub in ("overlays", "plots", "tables"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     res = ReportResult(out_dir=out, stats=compute_stats(ds), threshold=ds.threshold, title=title,
                        pixel_size_A=_pixel_size(ds), evaluation=dict(ds.evaluation))
-    res.overlays = write_overlays(ds, out, sample, every, Path(truth_dir) if truth_dir else None)
+    res.overlays = write_overlays(ds, out, sample, every, Path(truth_dir) if truth_dir else None,
+                                  truth_format, truth_flip_y)
 
     counts = ds.picks_per_micrograph()
     fom = ds.picks["fom"].to_numpy(dtype=float) if len(ds.picks) else np.array([])
