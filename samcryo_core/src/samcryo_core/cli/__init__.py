@@ -48,21 +48,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # The first word that names a subcommand splits global options from the subcommand's own
+    # arguments, so `samcryo normalize --help` reaches the normalize module's parser.
+    position = next((i for i, a in enumerate(argv) if a in COMMANDS), None)
     parser = build_parser()
-    # Parse the command name first, then let its module add its own arguments.
-    known, _ = parser.parse_known_args(argv)
-    if not getattr(known, "command", None):
+    if position is None:
+        parser.parse_args(argv)  # handles --help and reports unknown commands
         parser.print_help()
         return 2
+    command = argv[position]
+    known = parser.parse_args(argv[: position + 1])
+    module_name = _module_name(command)
     try:
-        module = importlib.import_module(known._module)
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name == known._module:
-            parser.error(f"subcommand '{known.command}' is not available in this build")
+        if exc.name == module_name:
+            parser.error(f"subcommand '{command}' is not available in this build")
         raise
-    sub = argparse.ArgumentParser(prog=f"samcryo {known.command}", description=COMMANDS[known.command])
+    sub = argparse.ArgumentParser(prog=f"samcryo {command}", description=COMMANDS[command])
     module.add_arguments(sub)
-    args = sub.parse_args(argv[argv.index(known.command) + 1 :])
+    args = sub.parse_args(argv[position + 1 :])
     logging.basicConfig(
         level=logging.DEBUG if known.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -70,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except SamcryoError as exc:
-        print(f"samcryo {known.command}: error: {exc}", file=sys.stderr)
+        print(f"samcryo {command}: error: {exc}", file=sys.stderr)
         return 1
 
 
