@@ -41,7 +41,8 @@ class FrameMapping:
         pad_y: rows of padding above the binned image in the normalized image.
         pad_x: columns of padding left of the binned image in the normalized image.
         pixel_size_A: pixel size of the original micrograph in Angstrom.
-        pixel_size_source: where the pixel size came from (``header``, ``star`` or ``config``).
+        pixel_size_source: where the pixel size came from (``header``, ``star``, ``cryosparc``
+            or ``config``).
     """
 
     micrograph: str
