@@ -179,8 +179,13 @@ def load_example(
     label_format: str = "auto",
     diameter_px: float | None = None,
     flip_y: bool = False,
+    normalize_options: dict | None = None,
 ) -> Example:
-    """Read, normalize and label one micrograph exactly as inference will preprocess it."""
+    """Read, normalize and label one micrograph exactly as inference will preprocess it.
+
+    ``normalize_options`` (``clip_percentiles``, ``lowpass_A``) must equal what ``samcryo
+    normalize`` uses for the micrographs the prompt will segment; the defaults are the same.
+    """
     from samcryo_core.ingest.naming import micrograph_name
     from samcryo_core.io.micrograph import read_micrograph
     from samcryo_core.preprocess.normalize import normalize_micrograph
@@ -190,7 +195,12 @@ def load_example(
     name = micrograph_name(image_path)
     mic = read_micrograph(image_path)
     image, mapping = normalize_micrograph(
-        mic.data, img_size, name=name, source=str(image_path), pixel_size_A=mic.pixel_size_A
+        mic.data,
+        img_size,
+        name=name,
+        source=str(image_path),
+        pixel_size_A=mic.pixel_size_A,
+        **(normalize_options or {}),
     )
     mask = label_to_mask(
         label_path, mapping, mask_size, fmt=label_format, diameter_px=diameter_px, flip_y=flip_y

@@ -18,7 +18,6 @@ What the loop guarantees, and why:
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from samcryo_core.errors import ConfigError
+from samcryo_core.inference.device import autocast_context, resolve_device
 from samcryo_core.io.atomic import atomic_path, atomic_write_text
 from samcryo_core.training.dataset import SegmentationDataset
 from samcryo_core.training.losses import dice_bce_loss
@@ -56,31 +56,6 @@ def default_lr(model: Any) -> float:
     if ptype not in DEFAULT_LR:
         raise ConfigError("train.lr", f"no default learning rate for prompt type '{ptype}'", "pass --lr")
     return DEFAULT_LR[ptype]
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; an absent GPU asked for is an error."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            "device", "CUDA requested but no GPU is visible to torch", "use --device cpu or auto"
-        )
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ConfigError("device", f"unknown device '{device}'", "use auto, cpu or cuda")
-    return device
-
-
-def autocast_context(device: str):
-    """Mixed precision on CUDA (bf16 if supported, else fp16); a no-op context on CPU."""
-    import torch
-
-    if not device.startswith("cuda"):
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
 
 
 @dataclass

@@ -1,0 +1,91 @@
+"""``samcryo segment``: probability maps for one chunk of normalized micrographs.
+
+``samcryo segment --manifest NORMALIZED_CHUNK.tsv --out-dir DIR --out CHUNK.tsv --variant V
+[--checkpoint PATH] [--sha256 H] [--prompt-file P.pt | --prompt none] [--batch-size B]
+[--device auto|cpu|cuda] [--threads N]``
+
+The model is built once for the whole chunk (that is why the pipeline works in chunks), then the
+chunk's ``ok`` micrographs go through it in batches (:mod:`samcryo_core.inference.segment`).
+Writes ``DIR/<mic>.mrc`` (float16 sigmoid probability, normalized frame, same size as the
+normalized image so its ``<mic>.json`` sidecar applies unchanged) and the chunk manifest with
+columns ``micrograph, status, reason, source, sidecar, probability``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--manifest", required=True, help="normalize chunk manifest (TSV)")
+    parser.add_argument("--out-dir", required=True, help="folder for <mic>.mrc probability maps")
+    parser.add_argument("--out", required=True, help="segment chunk manifest (TSV) to write")
+    parser.add_argument("--variant", required=True, help="SAM variant (vit_b, vit_l, vit_h, cpu_small, tiny)")
+    parser.add_argument("--checkpoint", default=None, help="base SAM checkpoint (.pth); omit for random init")
+    parser.add_argument("--sha256", default=None, help="expected sha256 of --checkpoint")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--prompt-file", default=None, help="trained prompt file from 'samcryo train'")
+    group.add_argument(
+        "--prompt",
+        default="none",
+        choices=("none",),
+        help="without --prompt-file: 'none' = plain SAM with the point grid (default)",
+    )
+    parser.add_argument("--batch-size", type=int, default=4, help="micrographs per forward pass (default 4)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed for building a random-init base without a prompt file (default 0)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from samcryo_core.inference.device import resolve_device, set_threads
+    from samcryo_core.inference.loading import load_model
+    from samcryo_core.inference.segment import SEGMENT_COLUMNS, segment_chunk
+    from samcryo_core.manifest import read_manifest, write_manifest
+
+    set_threads(args.threads)
+    device = resolve_device(args.device)
+    rows = read_manifest(args.manifest)
+    t0 = time.perf_counter()
+    model, info = load_model(
+        args.variant,
+        args.checkpoint,
+        args.sha256,
+        prompt_file=args.prompt_file,
+        prompt=args.prompt,
+        seed=args.seed,
+    )
+    model.to(device)
+    t_load = time.perf_counter() - t0
+    print(
+        f"segment: {info['variant']}/{info['prompt_type']} on {device} (loaded in {t_load:.1f}s); "
+        f"{sum(r.get('status') == 'ok' for r in rows)} of {len(rows)} micrographs ok",
+        flush=True,
+    )
+    out_rows, stats = segment_chunk(
+        rows,
+        args.out_dir,
+        model,
+        batch_size=args.batch_size,
+        device=device,
+        progress=lambda line: print(f"segment: {line}", flush=True),
+    )
+    write_manifest(args.out, out_rows, SEGMENT_COLUMNS)
+    print(
+        f"segment: {stats.segmented} segmented, {stats.skipped} already done, {stats.failed} failed, "
+        f"{stats.carried_rejected} rejected upstream; model {stats.model_s:.1f}s of {stats.total_s:.1f}s",
+        flush=True,
+    )
+    for r in out_rows:
+        if r["status"] != "ok" and r["reason"]:
+            log.info("%s rejected: %s", r["micrograph"], r["reason"])
+    return 0

@@ -1,0 +1,152 @@
+"""``samcryo train``: few-shot training of a prompt from a handful of labelled micrographs.
+
+``samcryo train --prompt {head,prefix,encoder,finetune} --variant V [--checkpoint PATH]
+[--sha256 H] --images IMG... (--labels LBL... | --labels-dir DIR)
+[--label-format auto|star|csv|box|mask] [--diameter-px D] [--flip-y] [--epochs N] [--lr X]
+[--batch-size B] [--val-fraction F] [--seed S] [--device auto|cpu|cuda] --out PROMPT.pt
+[--log LOG.csv] [--threads N] [--no-augment] [--no-resume] [--clip-percentiles LO HI]
+[--lowpass-A X]``
+
+Images go through the same reader and normalization as ``samcryo normalize`` (so pass the same
+``--clip-percentiles``/``--lowpass-A`` if you changed them there); labels become filled discs at
+the model's mask resolution (docs/training.md). The best epoch by validation pixel Dice is saved
+to ``--out``; ``<out>.last.pt`` lets an interrupted run continue when the command is rerun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+PROMPT_TYPES = ("head", "prefix", "encoder", "finetune")
+DEFAULT_EPOCHS = 50
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prompt", required=True, choices=PROMPT_TYPES, help="prompt type to train")
+    parser.add_argument("--variant", required=True, help="SAM variant (vit_b, vit_l, vit_h, cpu_small, tiny)")
+    parser.add_argument("--checkpoint", default=None, help="base SAM checkpoint (.pth); omit for random init")
+    parser.add_argument("--sha256", default=None, help="expected sha256 of --checkpoint")
+    parser.add_argument("--images", nargs="+", required=True, metavar="IMG", help="labelled micrographs")
+    lab = parser.add_mutually_exclusive_group(required=True)
+    lab.add_argument("--labels", nargs="+", metavar="LBL", help="label files, matched to images by name")
+    lab.add_argument("--labels-dir", metavar="DIR", help="folder of label files named after the micrographs")
+    parser.add_argument(
+        "--label-format",
+        default="auto",
+        choices=("auto", "star", "csv", "box", "mask"),
+        help="default: by suffix",
+    )
+    parser.add_argument(
+        "--diameter-px",
+        type=float,
+        default=None,
+        metavar="D",
+        help="particle diameter in pixels of the original micrograph (overrides a diameter column)",
+    )
+    parser.add_argument(
+        "--flip-y",
+        action="store_true",
+        help="labels count y from the bottom (CryoPPP on raw MRC): row = H-1-y",
+    )
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}")
+    parser.add_argument(
+        "--lr", type=float, default=None, help="Adam lr (default: the paper's for the prompt)"
+    )
+    parser.add_argument("--batch-size", type=int, default=1, help="default 1 (as in the paper)")
+    parser.add_argument("--val-fraction", type=float, default=0.2, help="default 0.2 (1 image when <= 5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for init, split, order, augmentation")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
+    parser.add_argument("--out", required=True, metavar="PROMPT.pt", help="prompt file to write")
+    parser.add_argument("--log", default=None, metavar="LOG.csv", help="training log (default <out>.log.csv)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--no-augment", action="store_true", help="no flips/90-degree rotations")
+    parser.add_argument("--no-resume", action="store_true", help="ignore an existing <out>.last.pt")
+    parser.add_argument(
+        "--clip-percentiles",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("LO", "HI"),
+        help="as in samcryo normalize",
+    )
+    parser.add_argument("--lowpass-A", type=float, default=None, metavar="X", help="as in samcryo normalize")
+
+
+def run(args: argparse.Namespace) -> int:
+    from samcryo_core.inference.device import resolve_device, set_threads
+    from samcryo_core.inference.loading import build_base_model
+    from samcryo_core.training.dataset import SegmentationDataset, load_example, match_labels, split_train_val
+    from samcryo_core.training.prompt_file import RANDOM_INIT, base_sha256
+    from samcryo_core.training.trainer import train_prompt
+
+    set_threads(args.threads)
+    device = resolve_device(args.device)
+    pairs = match_labels(args.images, args.labels, args.labels_dir)
+    model = build_base_model(args.variant, args.prompt, args.checkpoint, sha256=args.sha256, seed=args.seed)
+    base = base_sha256(args.checkpoint, args.sha256)
+    norm: dict = {}
+    if args.clip_percentiles is not None:
+        norm["clip_percentiles"] = tuple(args.clip_percentiles)
+    if args.lowpass_A is not None:
+        norm["lowpass_A"] = args.lowpass_A
+    examples = []
+    for img, lbl in pairs:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ex = load_example(
+                img,
+                lbl,
+                model.img_size,
+                model.mask_size,
+                label_format=args.label_format,
+                diameter_px=args.diameter_px,
+                flip_y=args.flip_y,
+                normalize_options=norm,
+            )
+        for w in caught:
+            print(f"train: warning: {w.message}", file=sys.stderr)
+        print(f"train: {ex.name}: {lbl} -> {100 * ex.mask.mean():.1f}% particle pixels", flush=True)
+        examples.append(ex)
+    train, val = split_train_val(examples, args.val_fraction, args.seed)
+    if len(examples) == 1:
+        print(
+            "train: warning: a single labelled micrograph is used for training and validation",
+            file=sys.stderr,
+        )
+    print(
+        f"train: {args.variant}/{args.prompt} on {device}: {len(train)} training, {len(val)} validation "
+        f"micrographs ({', '.join(e.name for e in val)})",
+        flush=True,
+    )
+    base_meta = {
+        "base_checkpoint": None if args.checkpoint is None else str(args.checkpoint).rsplit("/", 1)[-1],
+        "base_sha256": base,
+        "base_seed": args.seed if base == RANDOM_INIT else None,
+        "label_format": args.label_format,
+        "flip_y": bool(args.flip_y),
+        "diameter_px": args.diameter_px,
+        "normalization": norm,
+    }
+    result = train_prompt(
+        model,
+        SegmentationDataset(train, augment=not args.no_augment),
+        SegmentationDataset(val),
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        out_path=args.out,
+        log_path=args.log,
+        seed=args.seed,
+        device=device,
+        resume=not args.no_resume,
+        progress=lambda line: print(f"train: {line}", flush=True),
+        base_meta=base_meta,
+    )
+    print(
+        f"train: best val Dice {result.best_val_dice:.4f} at epoch {result.best_epoch}/{result.epochs} "
+        f"-> {result.out_path} (log {result.log_path})",
+        flush=True,
+    )
+    return 0

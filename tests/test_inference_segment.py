@@ -1,0 +1,283 @@
+"""``samcryo train`` + ``samcryo segment`` end to end on tiny synthetic data."""
+
+from __future__ import annotations
+
+import mrcfile
+import numpy as np
+import pandas as pd
+import pytest
+import starfile
+import torch
+
+from samcryo_core.cli import main
+from samcryo_core.frame import FrameMapping
+from samcryo_core.inference.loading import load_model
+from samcryo_core.inference.segment import SEGMENT_COLUMNS, predict_probabilities, resize_to
+from samcryo_core.io.mrc_write import write_mrc
+from samcryo_core.manifest import read_manifest, write_manifest
+from samcryo_core.preprocess.normalize import normalize_micrograph
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _micrograph(rng, shape):
+    H, W = shape
+    img = rng.normal(0, 1, shape).astype(np.float32)
+    yy, xx = np.mgrid[:H, :W]
+    xs, ys = rng.uniform(20, W - 20, 10), rng.uniform(20, H - 20, 10)
+    for x, y in zip(xs, ys, strict=True):
+        img[(xx - x) ** 2 + (yy - y) ** 2 < 144] -= 2.0
+    return img, xs, ys
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """Raw labelled micrographs for training, plus a normalized chunk (as 'samcryo normalize' writes)."""
+    tmp = tmp_path_factory.mktemp("seg")
+    rng = np.random.default_rng(4)
+    raw = tmp / "raw"
+    raw.mkdir()
+    images = []
+    for i in range(3):
+        img, xs, ys = _micrograph(rng, (256, 256))
+        with mrcfile.new(raw / f"train_{i}.mrc") as m:
+            m.set_data(img)
+        starfile.write(pd.DataFrame({"rlnCoordinateX": xs, "rlnCoordinateY": ys}), raw / f"train_{i}.star")
+        images.append(str(raw / f"train_{i}.mrc"))
+
+    norm = tmp / "normalized"
+    norm.mkdir()
+    rows = []
+    # model-size 128 (= tiny img_size), 256 (resized down for the model) and a non-square frame.
+    for name, shape, size in (
+        ("mic_a", (256, 256), 128),
+        ("mic_b", (300, 400), 128),
+        ("mic_c", (256, 256), 256),
+    ):
+        img, _, _ = _micrograph(rng, shape)
+        out, mapping = normalize_micrograph(
+            img, size, name=name, source=f"/data/{name}.mrc", pixel_size_A=1.5
+        )
+        write_mrc(norm / f"{name}.mrc", out, mapping.normalized_pixel_size_A)
+        mapping.write(norm / f"{name}.json")
+        rows.append(
+            {
+                "micrograph": name,
+                "status": "ok",
+                "reason": "",
+                "source": f"/data/{name}.mrc",
+                "normalized": str(norm / f"{name}.mrc"),
+                "sidecar": str(norm / f"{name}.json"),
+            }
+        )
+    # ok at normalize, but its file is corrupt now -> must become a rejected row, others continue.
+    (norm / "mic_bad.mrc").write_bytes(b"not an mrc file at all")
+    FrameMapping("mic_bad", "/data/mic_bad.mrc", (256, 256), (128, 128), 128).write(norm / "mic_bad.json")
+    rows.append(
+        {
+            "micrograph": "mic_bad",
+            "status": "ok",
+            "reason": "",
+            "source": "/data/mic_bad.mrc",
+            "normalized": str(norm / "mic_bad.mrc"),
+            "sidecar": str(norm / "mic_bad.json"),
+        }
+    )
+    rows.append(
+        {
+            "micrograph": "mic_rej",
+            "status": "rejected",
+            "reason": "truncated MRC",
+            "source": "/data/r.mrc",
+            "normalized": "",
+            "sidecar": "",
+        }
+    )
+    manifest = tmp / "chunk.tsv"
+    write_manifest(manifest, rows, ("micrograph", "status", "reason", "source", "normalized", "sidecar"))
+    return {"tmp": tmp, "images": images, "raw": raw, "manifest": manifest, "rows": rows}
+
+
+@pytest.fixture(scope="module")
+def prompt_file(workspace):
+    out = workspace["tmp"] / "prompts" / "prefix.pt"
+    rc = main(
+        [
+            "train",
+            "--prompt",
+            "prefix",
+            "--variant",
+            "tiny",
+            "--images",
+            *workspace["images"],
+            "--labels-dir",
+            str(workspace["raw"]),
+            "--diameter-px",
+            "24",
+            "--epochs",
+            "2",
+            "--lr",
+            "1e-3",
+            "--seed",
+            "3",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+        ]
+    )
+    assert rc == 0
+    return out
+
+
+def test_train_cli_writes_prompt_log_and_resume_state(workspace, prompt_file, capsys):
+    assert prompt_file.is_file()
+    assert prompt_file.with_name("prefix.last.pt").is_file()
+    log = pd.read_csv(prompt_file.with_name("prefix.log.csv"))
+    assert list(log["epoch"]) == [1, 2]
+    # Rerunning the finished command resumes and trains nothing more.
+    rc = main(
+        [
+            "train",
+            "--prompt",
+            "prefix",
+            "--variant",
+            "tiny",
+            "--images",
+            *workspace["images"],
+            "--labels-dir",
+            str(workspace["raw"]),
+            "--diameter-px",
+            "24",
+            "--epochs",
+            "2",
+            "--lr",
+            "1e-3",
+            "--seed",
+            "3",
+            "--device",
+            "cpu",
+            "--out",
+            str(prompt_file),
+            "--threads",
+            "1",
+        ]
+    )
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "resuming prefix.pt after epoch 2/2" in out
+    assert "epoch 1/2" not in out
+
+
+def test_segment_cli_end_to_end(workspace, prompt_file, tmp_path):
+    out_dir, out = tmp_path / "prob", tmp_path / "seg.tsv"
+    args = [
+        "segment",
+        "--manifest",
+        str(workspace["manifest"]),
+        "--out-dir",
+        str(out_dir),
+        "--out",
+        str(out),
+        "--variant",
+        "tiny",
+        "--prompt-file",
+        str(prompt_file),
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+    ]
+    assert main(args) == 0
+    with open(out) as fh:
+        assert fh.readline().rstrip("\n").split("\t") == list(SEGMENT_COLUMNS)
+    rows = {r["micrograph"]: r for r in read_manifest(out)}
+    assert list(rows) == ["mic_a", "mic_b", "mic_c", "mic_bad", "mic_rej"]
+    assert rows["mic_bad"]["status"] == "rejected" and "mic_bad.mrc" in rows["mic_bad"]["reason"]
+    assert rows["mic_rej"]["status"] == "rejected" and rows["mic_rej"]["reason"] == "truncated MRC"
+    assert rows["mic_rej"]["probability"] == ""
+
+    model, _ = load_model("tiny", prompt_file=prompt_file)
+    for name, size in (("mic_a", 128), ("mic_b", 128), ("mic_c", 256)):
+        r = rows[name]
+        assert r["status"] == "ok" and r["sidecar"].endswith(f"{name}.json")
+        with mrcfile.open(r["probability"]) as m:
+            prob = m.data.copy()
+            assert m.voxel_size.x == pytest.approx(FrameMapping.read(r["sidecar"]).normalized_pixel_size_A[0])
+        assert prob.dtype == np.float16 and prob.shape == (size, size)  # the normalized frame
+        assert prob.min() >= 0.0 and prob.max() <= 1.0
+        # The map is the model's own output for this image (resized to the model size if needed).
+        with mrcfile.open(workspace["tmp"] / "normalized" / f"{name}.mrc") as m:
+            image = resize_to(m.data.astype(np.float32), 128)
+        want = predict_probabilities(model, image[None], [size], "cpu")[0]
+        np.testing.assert_allclose(prob.astype(np.float32), want, atol=2e-3)
+
+    # A rerun skips finished micrographs (files untouched) and gives the same manifest.
+    mtime = (out_dir / "mic_a.mrc").stat().st_mtime_ns
+    assert main(args) == 0
+    assert (out_dir / "mic_a.mrc").stat().st_mtime_ns == mtime
+    assert {r["micrograph"]: r for r in read_manifest(out)} == rows
+
+
+def test_segment_refuses_prompt_for_another_base(workspace, prompt_file, tmp_path, capsys):
+    rc = main(
+        [
+            "segment",
+            "--manifest",
+            str(workspace["manifest"]),
+            "--out-dir",
+            str(tmp_path / "p"),
+            "--out",
+            str(tmp_path / "s.tsv"),
+            "--variant",
+            "cpu_small",
+            "--prompt-file",
+            str(prompt_file),
+        ]
+    )
+    assert rc == 1
+    assert "trained for SAM variant 'tiny'" in capsys.readouterr().err
+    assert not (tmp_path / "s.tsv").exists()
+
+
+def test_segment_without_prompt_runs_plain_sam(workspace, tmp_path):
+    out = tmp_path / "seg.tsv"
+    assert (
+        main(
+            [
+                "segment",
+                "--manifest",
+                str(workspace["manifest"]),
+                "--out-dir",
+                str(tmp_path / "p"),
+                "--out",
+                str(out),
+                "--variant",
+                "tiny",
+                "--prompt",
+                "none",
+                "--batch-size",
+                "3",
+            ]
+        )
+        == 0
+    )
+    rows = read_manifest(out)
+    assert [r["status"] for r in rows] == ["ok", "ok", "ok", "rejected", "rejected"]
+
+
+def test_random_init_base_is_rebuilt_identically(prompt_file):
+    a, _ = load_model("tiny", prompt_file=prompt_file)
+    b, _ = load_model("tiny", prompt_file=prompt_file)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
