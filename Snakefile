@@ -9,8 +9,6 @@
 # prompt is trained here; prompt: log runs the classical LoG picker instead of segment + extract.
 # Rules only call `samcryo <subcommand>`; see docs/workflow.md and docs/architecture.md.
 
-import os
-
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -34,7 +32,7 @@ rule all:
         f"{PROMPT_DIR}/relion/autopick.star",
         f"{PROMPT_DIR}/cryosparc/particles.star",
         f"{PROMPT_DIR}/evaluation/overall.json" if HAS_TRUTH else [],
-        f"{PROMPT_DIR}/qc/summary.md" if os.path.exists(os.path.join(workflow.basedir, "rules", "report.smk")) else [],
+        f"{PROMPT_DIR}/qc/summary.md",
 
 
 include: "rules/ingest.smk"
@@ -53,7 +51,5 @@ else:
 include: "rules/export.smk"
 
 
-# The QC report (rules/report.smk, its own author) comes last: it builds on every rule above.
-if os.path.exists(os.path.join(workflow.basedir, "rules", "report.smk")):
-
-    include: "rules/report.smk"
+# The QC report comes last: it builds on every rule above.
+include: "rules/report.smk"

@@ -9,12 +9,18 @@ rule export:
     output:
         index=f"{PROMPT_DIR}/relion/autopick.star",
         cryosparc=f"{PROMPT_DIR}/cryosparc/particles.star",
+        summary=f"{PROMPT_DIR}/export_summary.tsv",
     params:
-        out_dir=lambda wc, output: os.path.dirname(os.path.dirname(output.index)),
+        relion_dir=lambda wc, output: os.path.dirname(output.index),
+        box=lambda wc, output: (
+            f"--box-dir {q(os.path.join(os.path.dirname(os.path.dirname(output.index)), 'box'))}"
+            f" --box-size {config['export']['box_size_px']}"
+            if config["export"].get("box_size_px") else ""),
         extra=" ".join(filter(None, [
             f"--relion-version {config['export']['relion_version']}",
-            f"--diameter-A {config['particle']['diameter_A']}",
-            opt("--box-size", config["export"].get("box_size_px")),
+            opt("--project-dir", config["inputs"].get("project_dir")),
+            "--cryosparc-basename" if config["export"]["cryosparc_basename"] else "",
+            opt("--min-fom", config["export"].get("min_fom")),
         ])),
     log:
         f"{LOG_PROMPT_DIR}/export.log",
@@ -25,20 +31,25 @@ rule export:
     conda:
         "../envs/samcryo.yaml"
     shell:
-        "samcryo export --out-dir {params.out_dir} {params.extra} {input.manifests} > {log} 2>&1"
+        "samcryo export --picks-manifests {input.manifests} --relion-dir {params.relion_dir}"
+        " --cryosparc-star {output.cryosparc} {params.box} --summary {output.summary}"
+        " {params.extra} > {log} 2>&1"
 
 
 rule evaluate:
-    """Precision, recall, F1, AP and pixel Dice of the picks against the truth STAR files."""
+    """Precision, recall, F1, AP and pixel Dice of the picks against the truth files."""
     input:
         manifests=chunk_files(f"{PROMPT_DIR}/picks/chunks/{{chunk}}.tsv"),
     output:
         per_micrograph=f"{PROMPT_DIR}/evaluation/per_micrograph.csv",
         overall=f"{PROMPT_DIR}/evaluation/overall.json",
     params:
-        out_dir=lambda wc, output: os.path.dirname(output.overall),
         truth=q(config["evaluate"]["truth_dir"]),
-        diameter=f"--diameter-A {config['particle']['diameter_A']}",
+        extra=" ".join([
+            f"--truth-format {config['evaluate']['truth_format']}",
+            f"--distance-fraction {config['evaluate']['distance_fraction']}",
+            "--flip-y" if config["evaluate"]["flip_y"] else "",
+        ]),
     log:
         f"{LOG_PROMPT_DIR}/evaluate.log",
     threads: 1
@@ -48,5 +59,6 @@ rule evaluate:
     conda:
         "../envs/samcryo.yaml"
     shell:
-        "samcryo evaluate --truth-dir {params.truth} --out-dir {params.out_dir}"
-        " {params.diameter} {input.manifests} > {log} 2>&1"
+        "samcryo evaluate --picks-manifests {input.manifests} --truth-dir {params.truth}"
+        " {params.extra} --out-csv {output.per_micrograph} --out-json {output.overall}"
+        " > {log} 2>&1"
