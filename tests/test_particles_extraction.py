@@ -1,0 +1,185 @@
+"""Probability map -> picks: splitting, filters, duplicates, padding and the picks CSV."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from samcryo_core.errors import InputError
+from samcryo_core.frame import FrameMapping
+from samcryo_core.particles.extraction import (
+    circularity,
+    extract_particles,
+    radius_normalized,
+    suppress_duplicates,
+)
+from samcryo_core.particles.picks_io import PICKS_COLUMNS, empty_picks, read_picks, write_picks
+
+S = 128
+
+
+def square_mapping(scale: float = 2.0) -> FrameMapping:
+    """A square micrograph of S*scale pixels binned to S (no padding)."""
+    n = int(S * scale)
+    return FrameMapping("mic", "mic.mrc", (n, n), (S, S), S)
+
+
+def discs(centres, radius: float, value: float = 1.0, shape=(S, S)) -> np.ndarray:
+    prob = np.zeros(shape, dtype=np.float32)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    for x, y in centres:
+        prob[(xx - x) ** 2 + (yy - y) ** 2 <= radius**2] = value
+    return prob
+
+
+def test_isolated_discs_give_exact_centres_and_mapped_coordinates():
+    m = square_mapping(2.0)
+    centres = [(20, 30), (60, 64), (100, 90)]
+    picks = extract_particles(discs(centres, 6), m, diameter_px=24.0)
+    got = sorted(zip(picks["x_norm"], picks["y_norm"], strict=True))
+    assert got == sorted((float(x), float(y)) for x, y in centres)
+    xo, yo = m.to_original(picks["x_norm"].to_numpy(), picks["y_norm"].to_numpy())
+    np.testing.assert_allclose(picks["x"], xo)
+    np.testing.assert_allclose(picks["y"], yo)
+    assert list(picks.columns) == list(PICKS_COLUMNS)
+    assert (picks["fom"] == 1.0).all() and (picks["diameter_px"] == 24.0).all()
+
+
+def test_touching_discs_are_split_by_watershed():
+    m = square_mapping(2.0)
+    r = 6
+    # Three discs in a row whose outlines overlap (centres 11 px apart < 2r): one blob.
+    centres = [(40, 64), (51, 64), (62, 64), (90, 30), (90, 41)]
+    prob = discs(centres, r)
+    from scipy import ndimage
+
+    assert ndimage.label(prob > 0.5)[1] == 2  # two merged blobs
+    picks = extract_particles(prob, m, diameter_px=2 * r * 2.0)
+    assert len(picks) == 5
+    got = np.array(sorted(zip(picks["x_norm"], picks["y_norm"], strict=True)))
+    want = np.array(sorted(centres), dtype=float)
+    assert np.abs(got - want).max() < 1.0
+
+    merged = extract_particles(prob, m, diameter_px=2 * r * 2.0, split_touching=False, max_area_fraction=10,
+                               min_circularity=0.0)
+    assert len(merged) == 2
+
+
+def test_area_filter_rejects_too_small_and_too_large():
+    m = square_mapping(1.0)
+    prob = discs([(30, 30)], 6) + discs([(80, 30)], 2) + discs([(60, 90)], 14)
+    picks = extract_particles(prob, m, diameter_px=12.0, split_touching=False)
+    assert len(picks) == 1 and picks["x_norm"].iloc[0] == 30.0
+    # Widening the range keeps all three.
+    wide = extract_particles(prob, m, diameter_px=12.0, split_touching=False,
+                             min_area_fraction=0.05, max_area_fraction=10)
+    assert len(wide) == 3
+
+
+def test_circularity_filter_rejects_a_streak():
+    m = square_mapping(1.0)
+    prob = discs([(30, 30)], 6)
+    prob[80:84, 20:60] = 1.0  # 4 x 40 streak: area 160 ~ 1.4 discs, circularity ~0.57
+    loose = extract_particles(prob, m, diameter_px=12.0, min_circularity=0.0, split_touching=False)
+    strict = extract_particles(prob, m, diameter_px=12.0, min_circularity=0.7, split_touching=False)
+    assert len(loose) == 2
+    assert len(strict) == 1 and strict["y_norm"].iloc[0] == 30.0
+
+
+def test_circularity_values():
+    r = 10
+    assert circularity(math.pi * r * r, 2 * math.pi * r) == pytest.approx(1.0)
+    assert circularity(100.0, 4 * 50 + 4) < 0.2  # a 2 x 50 strip
+    assert circularity(10.0, 5.0) == 1.0  # clipped
+
+
+def test_edge_margin_drops_picks_near_border():
+    m = square_mapping(2.0)  # original 256 x 256
+    prob = discs([(6, 64), (64, 64), (121, 64)], 5)
+    all_picks = extract_particles(prob, m, diameter_px=20.0)
+    assert len(all_picks) == 3
+    kept = extract_particles(prob, m, diameter_px=20.0, edge_margin_px=20.0)
+    # x of the outer picks: (6+0.5)*2-0.5 = 12.5 and (121+0.5)*2-0.5 = 242.5 (> 255-20)
+    assert kept["x_norm"].tolist() == [64.0]
+
+
+def test_duplicates_keep_higher_fom():
+    picks = pd.DataFrame({
+        "x": [10.0, 14.0, 40.0, 100.0], "y": [10.0, 10.0, 40.0, 100.0], "fom": [0.6, 0.9, 0.7, 0.5],
+        "diameter_px": 20.0, "x_norm": 0.0, "y_norm": 0.0, "area_px": 0.0,
+    })
+    kept = suppress_duplicates(picks, 10.0)
+    assert kept["x"].tolist() == [14.0, 40.0, 100.0]  # highest FOM first; 10,10 suppressed by 14,10
+    assert len(suppress_duplicates(picks, 3.0)) == 4
+
+
+def test_duplicates_suppressed_inside_extraction():
+    m = square_mapping(1.0)
+    # Two separate 4 x 4 blobs whose centres are 5 px apart; diameter 12 -> duplicates within 6 px.
+    prob = np.zeros((S, S), np.float32)
+    prob[60:64, 40:44] = 0.9
+    prob[60:64, 45:49] = 0.7
+    kw = dict(diameter_px=12.0, split_touching=False, min_area_fraction=0.1)
+    picks = extract_particles(prob, m, min_distance_fraction=0.5, **kw)
+    assert len(picks) == 1
+    assert picks["fom"].iloc[0] == pytest.approx(0.9) and picks["x_norm"].iloc[0] == 41.5
+    apart = extract_particles(prob, m, min_distance_fraction=0.4, **kw)  # 4.8 px < 5 px
+    assert len(apart) == 2
+
+
+def test_fom_is_mean_probability_and_threshold_applies():
+    m = square_mapping(1.0)
+    prob = discs([(30, 30)], 6, 0.8) + discs([(90, 90)], 6, 0.4)
+    picks = extract_particles(prob, m, diameter_px=12.0)
+    assert len(picks) == 1 and picks["fom"].iloc[0] == pytest.approx(0.8)
+    low = extract_particles(prob, m, diameter_px=12.0, threshold=0.3)
+    assert sorted(low["fom"].round(6)) == [0.4, 0.8]
+
+
+def test_padding_is_ignored():
+    # Original 100 x 200 -> binned 64 x 128, padded 32 rows above inside a 128 model frame.
+    m = FrameMapping("mic", "mic.mrc", (100, 200), (64, 128), 128, pad_y=32, pad_x=0)
+    prob = discs([(40, 10), (40, 60), (90, 120)], 5)  # y=10 and y=120 are in the padding
+    picks = extract_particles(prob, m, diameter_px=10 * m.scale_x)
+    assert picks["y_norm"].tolist() == [60.0]
+    assert picks["y"].iloc[0] == pytest.approx((60 - 32 + 0.5) * m.scale_y - 0.5)
+
+
+def test_radius_uses_mean_scale():
+    m = FrameMapping("mic", "mic.mrc", (600, 900), (170, 256), 256, pad_y=43)
+    assert radius_normalized(m, 100.0) == pytest.approx(50.0 / ((900 / 256 + 600 / 170) / 2))
+
+
+def test_shape_mismatch_is_an_input_error():
+    with pytest.raises(InputError, match="probability map has shape"):
+        extract_particles(np.zeros((64, 64)), square_mapping(), diameter_px=10.0)
+
+
+def test_empty_map_gives_empty_table():
+    picks = extract_particles(np.zeros((S, S)), square_mapping(), diameter_px=10.0)
+    assert picks.empty and list(picks.columns) == list(PICKS_COLUMNS)
+
+
+def test_picks_csv_round_trip_and_header_only(tmp_path):
+    picks = pd.DataFrame({"x": [1.23456, 100.0], "y": [2.5, 3.0], "fom": [0.1234567, 1.0],
+                          "diameter_px": [20.0, 20.0], "x_norm": [0.5, 50.0], "y_norm": [1.0, 1.5],
+                          "area_px": [100.0, 120.0], "extra": [1, 2]})
+    write_picks(tmp_path / "a.csv", picks)
+    back = read_picks(tmp_path / "a.csv")
+    assert list(back.columns) == list(PICKS_COLUMNS)
+    assert back["x"].tolist() == [1.235, 100.0] and back["fom"].tolist() == [0.123457, 1.0]
+
+    write_picks(tmp_path / "empty.csv", empty_picks())
+    assert (tmp_path / "empty.csv").read_text() == ",".join(PICKS_COLUMNS) + "\n"
+    assert read_picks(tmp_path / "empty.csv").empty
+
+
+def test_read_picks_errors(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        read_picks(tmp_path / "missing.csv")
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match="lacks columns x/y"):
+        read_picks(tmp_path / "bad.csv")
