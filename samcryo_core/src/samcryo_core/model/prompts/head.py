@@ -46,6 +46,12 @@ class HeadConfig(PromptConfig):
             )
 
 
+#: A light U-Net for the CPU demo (``cpu_small``): the paper's 48/96-channel U-Net runs at full
+#: image resolution and costs ~2 s per 512x512 forward on one CPU thread, this one ~0.2 s
+#: (benchmarks/results/model_params.json). Not the paper's configuration.
+CPU_DEMO_HEAD_CONFIG: dict = {"down_channels": [8, 8, 8], "up_channels": 16, "out_channels": [8]}
+
+
 def _conv(cin: int, cout: int, slope: float) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.LeakyReLU(slope))
 
