@@ -116,7 +116,7 @@ class SimulationParams:
     noise_low_freq_rise: float = 1.0
     noise_low_freq_width: float = 0.03
     detector_cutoff: float | None = 0.3
-    illumination_gradient: float = 0.01
+    illumination_gradient: float = 0.005
     junk: bool = True
     carbon_probability: float = 0.5
     carbon_fraction: tuple[float, float] = (0.1, 0.3)
