@@ -114,8 +114,13 @@ def make_run(root: Path, n_ok: int = 4, n_picks: tuple[int, ...] = (3, 0, 5, 2))
         write_manifest(p, pick_rows[c], ["source", "sidecar", "picks", "n_picks"])
         run.normalized_manifests.append(n)
         run.picks_manifests.append(p)
-    run.overall = {"precision": 0.8125, "recall": 0.6667, "f1": 0.7324, "ap": 0.7012, "dice": 0.5531,
-                   "n_truth": 14, "n_pred": 10}
+    # The shape `samcryo evaluate` writes: micro-averaged counts/scores + per-micrograph means.
+    run.overall = {"n_micrographs": n_ok, "n_skipped": 0, "distance_fraction": 0.5,
+                   "micro": {"tp": 10, "fp": 0, "fn": 4, "precision": 0.8125, "recall": 0.6667,
+                             "f1": 0.7324, "ap": 0.7012},
+                   "mean_per_micrograph": {"precision": 0.75, "recall": 0.55, "f1": 0.6, "mean_error_px": 0.4,
+                                           "ap": 0.7, "dice": 0.5531},
+                   "notes": {"matching": "one-to-one"}, "skipped": []}
     run.overall_json.write_text(json.dumps(run.overall))
     lines = ["micrograph,n_truth,n_pred,tp,precision,recall,f1"]
     for name in names:

@@ -153,8 +153,12 @@ def overall_metrics(raw: dict) -> dict[str, float]:
     """Pick the headline metrics out of an evaluation ``overall.json``.
 
     The known metrics (precision, recall, F1, AP, Dice) are found whatever their spelling, at the
-    top level or one level down (e.g. ``{"particle": {...}, "pixel": {...}}``); other numbers
-    are kept under their own names so nothing the evaluation reports is hidden.
+    top level or one level down; the first occurrence is the headline. ``samcryo evaluate``
+    writes ``{"micro": {tp, fp, fn, precision, recall, f1, ap}, "mean_per_micrograph":
+    {precision, ..., dice}, ...}``, so the headline is the micro-averaged (pooled) precision,
+    recall, F1 and AP, and Dice is the mean over micrographs (the papers' number). Every other
+    number is kept under its dotted name (``mean_per_micrograph.F1``, ``micro.tp``) so nothing
+    the evaluation reports is hidden.
     """
     found: dict[str, float] = {}
     extra: dict[str, float] = {}
@@ -169,8 +173,8 @@ def overall_metrics(raw: dict) -> dict[str, float]:
                 shown = _metric_key(str(key))
                 if shown is not None and shown not in found:
                     found[shown] = float(value)
-                elif shown is None:
-                    extra[prefix + str(key)] = float(value)
+                else:
+                    extra[prefix + (shown or str(key))] = float(value)
 
     visit(raw, "")
     ordered = {k: found[k] for k in METRIC_ALIASES if k in found}
