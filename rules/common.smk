@@ -18,7 +18,7 @@ import yaml
 
 from samcryo_core.errors import ConfigError, InputError
 from samcryo_core.workflow.inputs import list_inputs
-from samcryo_core.workflow.settings import check_config, validate_schema
+from samcryo_core.workflow.settings import check_config, train_images, validate_schema
 
 
 # --- config: schema first (clear one-line messages naming the key), then snakemake's validate
@@ -44,6 +44,7 @@ try:
 except InputError as _exc:
     raise ConfigError("inputs", str(_exc), "fix the inputs section of your config") from None
 CHUNK_IDS = LISTING.chunk_ids
+TRAIN_IMAGES = train_images(config) if LAYOUT.trains_here else []
 MICS_BY_CHUNK = LISTING.mics_by_chunk
 
 def q(value):
@@ -71,10 +72,15 @@ def prompt_input(wildcards):
 
 
 def model_args():
-    """--variant/--checkpoint/--device, shared by train and segment."""
+    """--variant/--checkpoint/--device/--seed, shared by train and segment.
+
+    The seed matters when model.checkpoint is null: the random-init backbone must be the same one
+    in train and segment, or the trained prompt would sit on a different base.
+    """
     ckpt = config["model"].get("checkpoint")
     return " ".join(filter(None, [
-        f"--variant {VARIANT}", opt("--checkpoint", ckpt), f"--device {config['device']}"]))
+        f"--variant {VARIANT}", opt("--checkpoint", ckpt), f"--device {config['device']}",
+        f"--seed {config['train']['seed']}"]))
 
 
 if LAYOUT.uses_sam and not config["model"].get("checkpoint"):

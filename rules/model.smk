@@ -6,22 +6,28 @@
 
 rule train:
     """Few-shot training of the configured prompt from the labelled micrographs."""
+    input:
+        images=TRAIN_IMAGES,
     output:
         prompt=f"{PROMPT_DIR}/prompt.pt",
         history=f"{PROMPT_DIR}/train_log.csv",
     params:
         model=model_args(),
-        micrographs=q(config["train"]["micrographs"]),
-        truth_dir=q(config["train"]["truth_dir"]),
-        extra=" ".join([
+        labels=q(config["train"]["truth_dir"]),
+        extra=" ".join(filter(None, [
             f"--prompt {PROMPT}",
-            f"--diameter-A {config['particle']['diameter_A']}",
             f"--epochs {config['train']['epochs']}",
             f"--batch-size {config['train']['batch_size']}",
-            f"--lr {config['train']['lr']}",
-            f"--seed {config['train']['seed']}",
+            opt("--lr", config["train"].get("lr")),
+            f"--val-fraction {config['train']['val_fraction']}",
+            f"--label-format {config['train']['label_format']}",
+            opt("--diameter-px", config["train"].get("diameter_px")),
             "--flip-y" if config["train"]["flip_y"] else "",
-        ]),
+            "" if config["train"]["augment"] else "--no-augment",
+            # the same preprocessing as the normalize rule, so training sees what segment sees
+            "--clip-percentiles {} {}".format(*config["normalize"]["clip_percentiles"]),
+            opt("--lowpass-A", config["normalize"].get("lowpass_A")),
+        ])),
     log:
         f"{LOG_PROMPT_DIR}/train.log",
     threads: 2
@@ -32,9 +38,9 @@ rule train:
     conda:
         "../envs/samcryo.yaml"
     shell:
-        "samcryo train {params.model} {params.extra} --micrographs {params.micrographs}"
-        " --truth-dir {params.truth_dir} --out {output.prompt} --history {output.history}"
-        " > {log} 2>&1"
+        "samcryo train {params.model} {params.extra} --threads {threads}"
+        " --images {input.images} --labels-dir {params.labels}"
+        " --out {output.prompt} --log {output.history} > {log} 2>&1"
 
 
 rule segment:
@@ -61,4 +67,5 @@ rule segment:
     shell:
         "samcryo segment --manifest {input.manifest} --out-dir {params.out_dir}"
         " --out {output.manifest} {params.model} {params.prompt} --batch-size {params.batch}"
+        " --threads {threads}"
         " > {log} 2>&1"

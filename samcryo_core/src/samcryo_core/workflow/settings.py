@@ -154,9 +154,7 @@ def check_config(config: dict) -> Layout:
                               "or train.truth_dir is not set",
                               "give the labelled micrographs and their truth folder, or a "
                               "pre-trained prompt in prompt_file")
-        if not globmod.glob(str(train["micrographs"]), recursive=True):
-            raise ConfigError("train.micrographs", f"'{train['micrographs']}' matches no file",
-                              "fix the glob (relative to the folder snakemake runs in)")
+        train_images(config)
         _require_dir(config, "train.truth_dir", "truth folder")
     _require_dir(config, "evaluate.truth_dir", "truth folder")
 
@@ -176,3 +174,21 @@ def check_config(config: dict) -> Layout:
         # nothing is reserved (Snakemake constrains only resources given with --resources).
         gpus=0 if device == "cpu" else 1,
     )
+
+
+def train_images(config: dict) -> list[str]:
+    """The labelled micrographs of ``train.micrographs`` (a glob or a list of globs), sorted.
+
+    Raises:
+        ConfigError: a pattern matches no file.
+    """
+    patterns = config["train"]["micrographs"]
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    found: list[str] = []
+    for pattern in patterns:
+        matches = sorted(p for p in globmod.glob(str(pattern), recursive=True) if os.path.isfile(p))
+        if not matches:
+            raise ConfigError("train.micrographs", f"'{pattern}' matches no file (relative paths "
+                              f"start at {os.getcwd()})", "fix the glob or the folder you run in")
+        found.extend(matches)
+    return sorted(set(found))
