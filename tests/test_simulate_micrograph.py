@@ -209,3 +209,16 @@ def test_full_size_micrograph_is_fast():
     elapsed = time.perf_counter() - t0
     assert m.image.shape == (1024, 1024)
     assert elapsed < 1.0, f"1024 x 1024 micrograph took {elapsed:.2f} s"
+
+
+def test_density_parameter_and_empty_micrograph_with_aggregates():
+    dense = dataclasses.replace(SMALL, particles_per_megapixel=200.0)  # 256 x 384 -> about 20
+    assert dense.particle_count() == round(200.0 * 256 * 384 / 1e6)
+    assert simulate_micrograph(dense, 0).n_particles == dense.particle_count()
+    # No particles but an aggregate: the aggregate still gets protein-like (finite, dark) contrast.
+    p = dataclasses.replace(SMALL, n_particles=0, junk=True, carbon_probability=0.0, ice_blobs=(0, 0),
+                            aggregates=(1, 1), keep_clean=True)
+    m = simulate_micrograph(p, 5)
+    assert m.n_particles == 0 and m.n_aggregates == 1 and m.junk_mask.any()
+    assert np.isfinite(m.image).all()
+    assert lowpass(m.clean, 30)[m.junk_mask].mean() < lowpass(m.clean, 30)[~m.junk_mask].mean()
