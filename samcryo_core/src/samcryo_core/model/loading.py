@@ -37,7 +37,8 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _missing_checkpoint_error(path: Path, variant: str | None) -> ConfigError:
+def missing_checkpoint_error(path: Path, variant: str | None) -> ConfigError:
+    """The error for a ``model.checkpoint`` that does not exist: names the key and the fetch command."""
     hint = f"--variant {variant} " if variant in ("vit_b", "vit_l", "vit_h") else "--variant vit_b "
     return ConfigError(
         "model.checkpoint",
@@ -71,7 +72,7 @@ def load_state_dict(path: str | Path, sha256: str | None = None, variant: str | 
 
     path = Path(path)
     if not path.is_file():
-        raise _missing_checkpoint_error(path, variant)
+        raise missing_checkpoint_error(path, variant)
     if sha256 is not None:
         verify_sha256(path, sha256)
     try:

@@ -163,9 +163,11 @@ def build_sam(variant: str, checkpoint: str | Path | None = None, sha256: str | 
     official name of an official variant, the recorded official checksum is verified.
     Build under ``with torch.device("meta"):`` to count parameters without allocating memory.
     """
-    from samcryo_core.model.loading import load_sam_weights
+    from samcryo_core.model.loading import load_sam_weights, missing_checkpoint_error
 
     spec = get_variant(variant)
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise missing_checkpoint_error(Path(checkpoint), spec.name)  # before a slow vit_h build
     if spec.official:
         from segment_anything import sam_model_registry
 
