@@ -152,10 +152,15 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, examples):
     with pytest.raises(_StopError):
         run(out, 4, stop_after=2)
     assert last_checkpoint_path(out).is_file()
+    out.unlink()  # e.g. Snakemake removed the failed job's output: rebuilt from the resume state
     resumed = run(out, 4)
     ref_state, res_state = reference.trainable_state_dict(), resumed.trainable_state_dict()
     assert ref_state.keys() == res_state.keys()
     assert all(torch.equal(ref_state[k], res_state[k]) for k in ref_state)
+    ref_file, res_file = read_prompt_file(tmp_path / "ref" / "p.pt"), read_prompt_file(out)
+    assert all(torch.equal(ref_file[0][k], res_file[0][k]) for k in ref_file[0])
+    assert res_file[1]["training"]["best_epoch"] == ref_file[1]["training"]["best_epoch"]
+    assert res_file[1]["training"]["resumed_from_epoch"] == 2
     log = pd.read_csv(tmp_path / "int" / "p.log.csv")
     assert list(log["epoch"]) == [1, 2, 3, 4]
     ref_log = pd.read_csv(tmp_path / "ref" / "p.log.csv")

@@ -235,6 +235,7 @@ def train_prompt(
     start_epoch = 0
     best = (-math.inf, -math.inf)  # (val Dice, -val loss)
     best_epoch = 0
+    best_state: dict = {}  # CPU copy of the best epoch's trainable tensors
     torch.manual_seed(seed)
     if resume and last_path.is_file():
         state = torch.load(last_path, map_location="cpu", weights_only=True)
@@ -254,6 +255,9 @@ def train_prompt(
         start_epoch = int(state["epoch"])
         best = (float(state["best_val_dice"]), float(state["best_neg_val_loss"]))
         best_epoch = int(state["best_epoch"])
+        best_state = dict(state["best_trainable"])
+    resumed_from = start_epoch
+    if start_epoch:
         say(
             f"resuming {out_path.name} after epoch {start_epoch}/{epochs} (best val Dice {best[0]:.4f} "
             f"at epoch {best_epoch})"
@@ -274,7 +278,6 @@ def train_prompt(
             "device": device,
         }
 
-    resumed_from = start_epoch
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         model.train()
@@ -312,7 +315,8 @@ def train_prompt(
             }
         )
         if is_best:
-            save_prompt_file(out_path, model.trainable_state_dict(), {**meta, "training": summary()})
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.trainable_state_dict().items()}
+            save_prompt_file(out_path, best_state, {**meta, "training": summary()})
         state = {
             "format": "samcryo-train-state",
             "fingerprint": fingerprint,
@@ -325,6 +329,7 @@ def train_prompt(
             "best_val_dice": best[0],
             "best_neg_val_loss": best[1],
             "best_epoch": best_epoch,
+            "best_trainable": best_state,
         }
         with atomic_path(last_path) as tmp:
             torch.save(state, tmp)
@@ -333,11 +338,8 @@ def train_prompt(
             f"epoch {epoch + 1}/{epochs} loss {history[-1]['train_loss']:.4f} val_loss {val_loss:.4f} "
             f"val_dice {val_dice:.4f}{' *' if is_best else ''} {seconds:.1f}s"
         )
-    if not out_path.is_file():  # resumed a finished run whose prompt file was deleted
-        raise ConfigError(
-            "train",
-            f"{out_path} is missing but {last_path} says training finished",
-            f"delete {last_path} and train again",
-        )
+    # Final write: the best epoch's tensors with the summary of the whole run (also restores a
+    # prompt file deleted after an interruption, e.g. by Snakemake cleaning a failed job's outputs).
+    save_prompt_file(out_path, best_state, {**meta, "training": summary()})
     _write_logs(log_path, history, meta, summary())
     return TrainResult(str(out_path), str(log_path), best_epoch, best[0], len(history), resumed_from, history)
