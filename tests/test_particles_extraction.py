@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from samcryo_core.errors import InputError
 from samcryo_core.frame import FrameMapping
@@ -63,8 +65,9 @@ def test_touching_discs_are_split_by_watershed():
     want = np.array(sorted(centres), dtype=float)
     assert np.abs(got - want).max() < 1.0
 
-    merged = extract_particles(prob, m, diameter_px=2 * r * 2.0, split_touching=False, max_area_fraction=10,
-                               min_circularity=0.0)
+    merged = extract_particles(
+        prob, m, diameter_px=2 * r * 2.0, split_touching=False, max_area_fraction=10, min_circularity=0.0
+    )
     assert len(merged) == 2
 
 
@@ -74,8 +77,9 @@ def test_area_filter_rejects_too_small_and_too_large():
     picks = extract_particles(prob, m, diameter_px=12.0, split_touching=False)
     assert len(picks) == 1 and picks["x_norm"].iloc[0] == 30.0
     # Widening the range keeps all three.
-    wide = extract_particles(prob, m, diameter_px=12.0, split_touching=False,
-                             min_area_fraction=0.05, max_area_fraction=10)
+    wide = extract_particles(
+        prob, m, diameter_px=12.0, split_touching=False, min_area_fraction=0.05, max_area_fraction=10
+    )
     assert len(wide) == 3
 
 
@@ -107,10 +111,17 @@ def test_edge_margin_drops_picks_near_border():
 
 
 def test_duplicates_keep_higher_fom():
-    picks = pd.DataFrame({
-        "x": [10.0, 14.0, 40.0, 100.0], "y": [10.0, 10.0, 40.0, 100.0], "fom": [0.6, 0.9, 0.7, 0.5],
-        "diameter_px": 20.0, "x_norm": 0.0, "y_norm": 0.0, "area_px": 0.0,
-    })
+    picks = pd.DataFrame(
+        {
+            "x": [10.0, 14.0, 40.0, 100.0],
+            "y": [10.0, 10.0, 40.0, 100.0],
+            "fom": [0.6, 0.9, 0.7, 0.5],
+            "diameter_px": 20.0,
+            "x_norm": 0.0,
+            "y_norm": 0.0,
+            "area_px": 0.0,
+        }
+    )
     kept = suppress_duplicates(picks, 10.0)
     assert kept["x"].tolist() == [14.0, 40.0, 100.0]  # highest FOM first; 10,10 suppressed by 14,10
     assert len(suppress_duplicates(picks, 3.0)) == 4
@@ -164,9 +175,18 @@ def test_empty_map_gives_empty_table():
 
 
 def test_picks_csv_round_trip_and_header_only(tmp_path):
-    picks = pd.DataFrame({"x": [1.23456, 100.0], "y": [2.5, 3.0], "fom": [0.1234567, 1.0],
-                          "diameter_px": [20.0, 20.0], "x_norm": [0.5, 50.0], "y_norm": [1.0, 1.5],
-                          "area_px": [100.0, 120.0], "extra": [1, 2]})
+    picks = pd.DataFrame(
+        {
+            "x": [1.23456, 100.0],
+            "y": [2.5, 3.0],
+            "fom": [0.1234567, 1.0],
+            "diameter_px": [20.0, 20.0],
+            "x_norm": [0.5, 50.0],
+            "y_norm": [1.0, 1.5],
+            "area_px": [100.0, 120.0],
+            "extra": [1, 2],
+        }
+    )
     write_picks(tmp_path / "a.csv", picks)
     back = read_picks(tmp_path / "a.csv")
     assert list(back.columns) == list(PICKS_COLUMNS)
@@ -183,3 +203,36 @@ def test_read_picks_errors(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(InputError, match="lacks columns x/y"):
         read_picks(tmp_path / "bad.csv")
+
+
+@settings(max_examples=25, deadline=None)
+@given(H=st.integers(150, 3000), W=st.integers(150, 3000), seed=st.integers(0, 2**16))
+def test_any_frame_maps_whole_pixel_centres_exactly(H, W, seed):
+    """Property: for any (non-square) frame, discs centred on model pixels map back exactly."""
+    S2 = 128
+    f = max(H, W) / S2
+    h, w = max(1, round(H / f)), max(1, round(W / f))
+    m = FrameMapping("m", "m.mrc", (H, W), (h, w), S2, pad_y=(S2 - h) // 2, pad_x=(S2 - w) // 2)
+    rows, cols = m.content_slice()
+    rng = np.random.default_rng(seed)
+    r = 4
+    # A few well-separated centres inside the content region (at least r + 1 from its edges).
+    ys = np.arange(rows.start + r + 1, rows.stop - r - 1, 3 * r)
+    xs = np.arange(cols.start + r + 1, cols.stop - r - 1, 3 * r)
+    if len(ys) == 0 or len(xs) == 0:
+        return
+    centres = [(int(rng.choice(xs)), int(rng.choice(ys))) for _ in range(3)]
+    centres = list(dict.fromkeys(centres))
+    picks = extract_particles(
+        discs(centres, r, shape=(S2, S2)),
+        m,
+        diameter_px=2 * r * (m.scale_x + m.scale_y) / 2,
+        min_distance_fraction=0.0,
+    )
+    assert sorted(zip(picks["x_norm"], picks["y_norm"], strict=True)) == sorted(
+        (float(x), float(y)) for x, y in centres
+    )
+    want_x, want_y = m.to_original(picks["x_norm"].to_numpy(), picks["y_norm"].to_numpy())
+    np.testing.assert_allclose(picks["x"], want_x, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(picks["y"], want_y, rtol=0, atol=1e-9)
+    assert picks["x"].between(-0.5, W - 0.5).all() and picks["y"].between(-0.5, H - 0.5).all()
