@@ -134,3 +134,42 @@ def test_snakemake_report_renders(workflow_run: Path, suffix: str) -> None:
                    "Dataset-level QC plots", "Tables behind the plots", "prompt-adapted Segment Anything",
                    "Overlays", "Distributions", "mic_00", "fom_histogram"):
         assert needle in text, needle
+
+
+MAIN_CONFIG = """
+inputs:
+  glob: "data/micrographs/*.mrc"
+chunk_size: 2
+particle:
+  diameter_A: 160
+model:
+  variant: tiny
+prompt: log
+evaluate:
+  truth_dir: "data/truth"
+"""
+
+
+@pytest.mark.slow
+def test_main_workflow_report(tmp_path: Path) -> None:
+    """The real Snakefile on three simulated micrographs (LoG picker, no model), then its report."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    sim = subprocess.run([str(BIN / "samcryo"), "simulate", "--out-dir", str(tmp_path / "data"), "--n", "3",
+                          "--shape", "256", "256", "--particles-per-micrograph", "8"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert sim.returncode == 0, sim.stderr[-2000:]
+    (tmp_path / "config.yaml").write_text(MAIN_CONFIG)
+    base = ["-s", str(REPO / "Snakefile"), "--configfile", "config.yaml"]
+    proc = _snakemake(tmp_path, *base)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    qc = tmp_path / "results/classical/log/qc"
+    md = (qc / "summary.md").read_text()
+    assert "| Micrographs in | 3 |" in md and "Evaluation against ground truth" in md
+    assert len(list((qc / "overlays").glob("*.png"))) == 3
+    proc = _snakemake(tmp_path, *base, "--report", "results/report.html")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    html = (tmp_path / "results/report.html").read_text(encoding="utf-8", errors="replace")
+    for needle in ("Picks drawn on the normalized micrograph", "Dataset-level QC plots", "sim_0000"):
+        assert needle in html, needle
+    if 'report: "report/workflow.rst"' in (REPO / "Snakefile").read_text():
+        assert "prompt-adapted Segment Anything" in html

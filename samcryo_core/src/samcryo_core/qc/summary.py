@@ -26,7 +26,7 @@ MAX_REJECTED_ROWS = 50
 def _fmt(v: float | None, digits: int = 3) -> str:
     if v is None or (isinstance(v, float) and v != v):
         return "–"
-    if float(v).is_integer() and abs(v) >= 1:
+    if float(v).is_integer():
         return str(int(v))
     return f"{v:.{digits}f}"
 
