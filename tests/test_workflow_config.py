@@ -1,0 +1,166 @@
+"""Start-up behaviour of the workflow: config errors name the key, dry runs list the jobs, lint.
+
+The in-process tests call the same functions rules/common.smk calls (fast); a few tests run
+Snakemake itself to check that the message really reaches the user at start-up.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from test_workflow_support import REPO, job_counts, snakemake
+
+from samcryo_core.errors import ConfigError
+from samcryo_core.workflow.settings import InvalidConfigError, check_config, validate_schema
+
+SCHEMA = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
+DEMO = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def _touch_demo_inputs(root: Path, n_pick: int = 5) -> None:
+    """Empty files are enough for a dry run: listing never opens a micrograph."""
+    for sub in ("pick/micrographs", "pick/truth", "train/micrographs", "train/truth"):
+        (root / "demo_data" / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(n_pick):
+        (root / "demo_data" / "pick" / "micrographs" / f"mic_{i:03d}.mrc").touch()
+    for i in range(2):
+        (root / "demo_data" / "train" / "micrographs" / f"lab_{i:03d}.mrc").touch()
+
+
+def _config(**changes) -> dict:
+    cfg = copy.deepcopy(DEMO)
+    for dotted, value in changes.items():
+        node = cfg
+        *parents, last = dotted.split("__")
+        for p in parents:
+            node = node[p]
+        node[last] = value
+    return cfg
+
+
+def test_every_key_of_config_yaml_is_commented():
+    lines = (REPO / "config.yaml").read_text().splitlines()
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or stripped.endswith(":"):
+            continue  # comments, blank lines and section headers
+        above = lines[i - 1].strip()
+        assert above.startswith("#"), f"config.yaml line {i + 1} ({stripped!r}) has no comment above it"
+
+
+def test_demo_config_is_valid():
+    validate_schema(DEMO, SCHEMA)
+
+
+@pytest.mark.parametrize(("changes", "key"), [
+    ({"chunksize": 5}, "chunksize"),
+    ({"model__chekpoint": None}, "model.chekpoint"),
+    ({"particle__diameter_A": -10}, "particle.diameter_A"),
+    ({"prompt": "heads"}, "prompt"),
+    ({"model__variant": "vit_q"}, "model.variant"),
+    ({"chunk_size": 0}, "chunk_size"),
+])
+def test_schema_errors_name_the_key(changes, key):
+    with pytest.raises(InvalidConfigError) as exc:
+        validate_schema(_config(**changes), SCHEMA)
+    assert f"config key '{key}'" in str(exc.value)
+    assert exc.value.key == key
+
+
+def test_all_schema_problems_are_reported_together():
+    with pytest.raises(InvalidConfigError) as exc:
+        validate_schema(_config(chunksize=5, prompt="heads"), SCHEMA)
+    assert "'chunksize'" in str(exc.value) and "'prompt'" in str(exc.value)
+
+
+def test_official_variant_without_checkpoint_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _touch_demo_inputs(tmp_path)
+    cfg = _config(model__variant="vit_b")
+    validate_schema(cfg, SCHEMA)
+    with pytest.raises(ConfigError) as exc:
+        check_config(cfg)
+    assert exc.value.key == "model.checkpoint" and "fetch-checkpoint" in exc.value.fix
+
+
+def test_missing_checkpoint_file_names_the_key(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _touch_demo_inputs(tmp_path)
+    with pytest.raises(ConfigError) as exc:
+        check_config(_config(model__variant="vit_b", model__checkpoint="nope/sam_vit_b.pth"))
+    assert exc.value.key == "model.checkpoint" and "nope/sam_vit_b.pth" in str(exc.value)
+
+
+def test_prompt_file_with_log_and_empty_training_glob_are_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _touch_demo_inputs(tmp_path)
+    (tmp_path / "p.pt").touch()
+    with pytest.raises(ConfigError) as exc:
+        check_config(_config(prompt="log", prompt_file="p.pt"))
+    assert exc.value.key == "prompt_file"
+    with pytest.raises(ConfigError) as exc:
+        check_config(_config(train__micrographs="nothing/*.mrc"))
+    assert exc.value.key == "train.micrographs"
+
+
+def test_layout_keys_prompt_dir_by_variant_and_prompt(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _touch_demo_inputs(tmp_path)
+    head = check_config(_config())
+    assert (head.prompt_dir, head.norm_dir, head.gpus) == (
+        "results/cpu_small/head", "results/normalized/s512", 1)
+    assert head.trains_here and head.has_truth
+    log = check_config(_config(prompt="log", device="cpu"))
+    assert (log.prompt_dir, log.uses_sam, log.trains_here, log.gpus) == (
+        "results/classical/log", False, False, 0)
+    none = check_config(_config(prompt="none"))
+    assert none.prompt_dir == "results/cpu_small/none" and not none.trains_here
+
+
+@pytest.mark.slow
+def test_mistyped_key_stops_snakemake_at_start(tmp_path):
+    _touch_demo_inputs(tmp_path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((REPO / "config.yaml").read_text().replace("chunk_size: 50", "chunk_sise: 50"))
+    proc = snakemake(tmp_path, "-n", config=bad, timeout=120)
+    assert proc.returncode != 0
+    assert "config key 'chunk_sise': unknown key" in proc.stderr + proc.stdout
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_dry_run_of_the_demo_config_lists_ingest_and_normalize_per_chunk(tmp_path):
+    _touch_demo_inputs(tmp_path, n_pick=5)
+    proc = snakemake(tmp_path, "-n", "--config", "chunk_size=2", config=REPO / "config.yaml", timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = job_counts(proc.stdout)
+    assert counts["ingest"] == 3 and counts["normalize"] == 3  # 5 micrographs, 2 per chunk
+    assert counts["segment"] == 3 and counts["extract"] == 3 and counts["train"] == 1
+    for aggregate in ("ingest_rejections", "export", "evaluate", "report", "all"):
+        assert counts[aggregate] == 1
+    assert "pick_log" not in counts
+    assert "random weights" in proc.stderr.lower() or "RANDOM" in proc.stderr
+
+
+@pytest.mark.slow
+def test_log_prompt_runs_the_classical_picker_without_model_rules(tmp_path):
+    _touch_demo_inputs(tmp_path, n_pick=3)
+    proc = snakemake(tmp_path, "-n", "--config", "prompt=log", config=REPO / "config.yaml", timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = job_counts(proc.stdout)
+    assert counts["pick_log"] == 1 and "segment" not in counts and "train" not in counts
+    assert "results/classical/log/relion/autopick.star" in proc.stdout
+
+
+@pytest.mark.slow
+def test_lint_reports_nothing_for_the_workflow_rules(tmp_path):
+    _touch_demo_inputs(tmp_path)
+    proc = snakemake(tmp_path, "--lint", config=REPO / "config.yaml", timeout=120)
+    text = proc.stdout + proc.stderr
+    own = ["Snakefile", *(p.name for p in (REPO / "rules").glob("*.smk") if p.name != "report.smk")]
+    flagged = [line for line in text.splitlines()
+               if line.startswith("Lints for") and any(name in line for name in own)]
+    assert not flagged, text[-4000:]
