@@ -76,8 +76,21 @@ def _positive(value, path: str, column: str) -> float | None:
     return v
 
 
+def _listed_by_glob(path: str) -> bool:
+    """A glob match is an input if it is a file, or *named* like a micrograph.
+
+    A folder or a dangling symlink called ``mic_0042.mrc`` is an input the user meant; it must
+    reach ingest and be rejected there with a reason, not vanish silently from the dataset (then
+    ``accepted + rejected`` would no longer equal what the user sees in the folder). Folders
+    without a micrograph suffix (``**`` also lists folders) are not inputs.
+    """
+    from samcryo_core.io.micrograph import SUPPORTED_SUFFIXES
+
+    return os.path.isfile(path) or Path(path).suffix.lower() in SUPPORTED_SUFFIXES
+
+
 def _sources_from_glob(pattern: str) -> list[Source]:
-    matches = sorted(p for p in globmod.glob(pattern, recursive=True) if os.path.isfile(p))
+    matches = sorted(p for p in globmod.glob(pattern, recursive=True) if _listed_by_glob(p))
     if not matches:
         raise InputError(pattern, "glob pattern matches no files",
                          "check the pattern and the current directory (quote it in the shell)")
