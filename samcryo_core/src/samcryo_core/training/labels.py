@@ -97,6 +97,22 @@ def _diameters(path: Path, n: int, column: np.ndarray | None, diameter_px: float
     return d
 
 
+def _numbers(path: Path, table, column: str) -> np.ndarray:
+    """A column as float64; text where a number belongs is an InputError naming file and column."""
+    import pandas as pd
+
+    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(values) & table[column].notna().to_numpy()
+    if bad.any():
+        first = table[column].to_numpy()[np.flatnonzero(bad)[0]]
+        raise InputError(
+            path,
+            f"column {column} holds {int(bad.sum())} non-numeric value(s), e.g. {first!r}",
+            f"write numbers (pixels) in {column}",
+        )
+    return values
+
+
 def _read_star(path: Path, micrograph: str | None, diameter_px: float | None) -> Particles:
     import starfile
 
@@ -116,9 +132,9 @@ def _read_star(path: Path, micrograph: str | None, diameter_px: float | None) ->
         if stems.nunique() > 1 or (stems.size and stems.iloc[0] == micrograph):
             table = table[stems == micrograph]
     dcol = next((c for c in _STAR_D if c in table.columns), None)
-    x = table["rlnCoordinateX"].to_numpy(dtype=np.float64)
-    y = table["rlnCoordinateY"].to_numpy(dtype=np.float64)
-    d = _diameters(path, x.size, None if dcol is None else table[dcol].to_numpy(), diameter_px)
+    x = _numbers(path, table, "rlnCoordinateX")
+    y = _numbers(path, table, "rlnCoordinateY")
+    d = _diameters(path, x.size, None if dcol is None else _numbers(path, table, dcol), diameter_px)
     return Particles(x, y, d)
 
 
@@ -142,9 +158,9 @@ def _read_csv(path: Path, diameter_px: float | None) -> Particles:
             "name them X-Coordinate/Y-Coordinate (CryoPPP) or x/y",
         )
     dc = next((lower[k] for k in _CSV_D if k in lower), None)
-    x = table[xc].to_numpy(dtype=np.float64)
-    y = table[yc].to_numpy(dtype=np.float64)
-    d = _diameters(path, x.size, None if dc is None else table[dc].to_numpy(), diameter_px)
+    x = _numbers(path, table, xc)
+    y = _numbers(path, table, yc)
+    d = _diameters(path, x.size, None if dc is None else _numbers(path, table, dc), diameter_px)
     return Particles(x, y, d)
 
 
