@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -63,7 +64,8 @@ def simulate(out: Path, n: int, seed: int, prefix: str, *, side: int = SIDE,
 # ---- bad micrographs ---------------------------------------------------------------------------
 
 def _write(path: Path, data: np.ndarray, pixel_size: float | None = PIXEL_SIZE_A) -> Path:
-    with mrcfile.new(path, overwrite=True) as mrc:
+    with warnings.catch_warnings(), mrcfile.new(path, overwrite=True) as mrc:
+        warnings.simplefilter("ignore", RuntimeWarning)  # NaN on purpose
         mrc.set_data(data)
         if pixel_size is not None:
             mrc.voxel_size = pixel_size
