@@ -1,0 +1,142 @@
+"""Smoke tests of the benchmark scripts' core functions on tiny cases, so the benchmarks don't rot.
+
+They check what the published numbers rest on: the shared scorer on hand-made cases (a perfect
+picker scores 1, an empty one 0, best-F1 picks the right cut-off), mask -> centres, a per-child
+peak-memory measurement, a tiny accuracy run (LoG + an untrained and a one-epoch samcryo picker
+end to end) and every stage worker of the stage benchmark in-process on a small micrograph.
+No test reads /work/shared (users don't have it).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import common  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _test_mic(xy, d=20.0, shape=(200, 300)) -> common.TestMicrograph:
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    return common.TestMicrograph("m", "m.mrc", xy, np.full(len(xy), d), shape)
+
+
+def test_score_perfect_and_empty_picker():
+    t = _test_mic([[50, 50], [150, 100], [250, 60]])
+    perfect = pd.DataFrame({"x": t.truth_xy[:, 0] + 1, "y": t.truth_xy[:, 1], "fom": [0.9, 0.8, 0.7]})
+    s = common.score_picks([t], {"m": perfect})
+    assert (s["tp"], s["fp"], s["fn"]) == (3, 0, 0)
+    assert s["f1"] == pytest.approx(1.0) and s["ap"] == pytest.approx(1.0)
+    assert s["best_f1"] == pytest.approx(1.0)
+    assert s["dice"] > 0.8
+    empty = common.score_picks([t], {})
+    assert (empty["tp"], empty["fn"], empty["f1"], empty["best_f1"]) == (0, 3, 0.0, 0.0)
+
+
+def test_score_operating_point_and_best_f1():
+    t = _test_mic([[50, 50], [150, 100]])
+    # Two true picks with high FOM, two junk picks with low FOM: everything -> F1 2/3; cut at 0.5 -> 1.
+    picks = pd.DataFrame({"x": [50, 150, 10, 280], "y": [50, 100, 190, 10], "fom": [0.9, 0.8, 0.2, 0.1]})
+    all_picks = common.score_picks([t], {"m": picks})
+    assert all_picks["f1"] == pytest.approx(2 / 3)
+    assert all_picks["best_f1"] == pytest.approx(1.0)
+    assert all_picks["best_f1_min_fom"] == pytest.approx(0.8)
+    op = common.score_picks([t], {"m": picks}, min_fom=0.5)
+    assert op["f1"] == pytest.approx(1.0) and op["n_picks"] == 2
+
+
+def test_best_f1_never_cuts_inside_a_tie():
+    # Ranks 1-2 share a FOM: a cut-off can keep both or neither, never just the first.
+    f1, fom = common.best_f1(np.array([1.0, 0.5]), np.array([0.5, 0.5]), np.array([0.7, 0.7]))
+    assert f1 == pytest.approx(0.5) and fom == pytest.approx(0.7)
+
+
+def test_centres_from_mask_splits_touching_discs():
+    yy, xx = np.mgrid[0:100, 0:160]
+    mask = ((xx - 40) ** 2 + (yy - 50) ** 2 <= 15**2) | ((xx - 66) ** 2 + (yy - 50) ** 2 <= 15**2)
+    mask |= (xx - 130) ** 2 + (yy - 30) ** 2 <= 15**2
+    xy = common.centres_from_mask(mask, 30.0)
+    assert len(xy) == 3
+    for cx, cy in [(40, 50), (66, 50), (130, 30)]:
+        assert np.min(np.hypot(xy[:, 0] - cx, xy[:, 1] - cy)) <= 4
+
+
+def test_run_measured_reports_the_childs_own_peak_memory(tmp_path):
+    # This test process (pytest + torch) is far bigger than a bare interpreter: a naive fork would
+    # charge the child with the parent's RSS. The launcher must not.
+    ballast = bytearray(300 * 2**20)
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])
+    fill = "b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096])"
+    big = common.run_measured([sys.executable, "-c", fill])
+    small = common.run_measured([sys.executable, "-c", "pass"], log_path=tmp_path / "log.txt")
+    fail = common.run_measured([sys.executable, "-c", "raise SystemExit(3)"])
+    assert big["rc"] == 0 and small["rc"] == 0 and fail["rc"] == 3
+    assert small["peak_rss_mib"] < 100
+    assert big["peak_rss_mib"] > small["peak_rss_mib"] + 150
+    del ballast
+
+
+def test_machine_info_has_what_the_docs_print():
+    m = common.machine_info()
+    for key in ("cpu_model", "cpu_cores", "ram_gib", "python", "torch", "date_utc"):
+        assert m[key]
+    assert "cores" in common.machine_line(m)
+
+
+@pytest.mark.slow
+def test_tiny_accuracy_run(tmp_path):
+    import bench_accuracy
+
+    prefix = tmp_path / "acc"
+    rc = bench_accuracy.main([
+        "--out-prefix", str(prefix), "--work-dir", str(tmp_path / "work"), "--snrs", "0.1",
+        "--sim-size", "256", "--sim-particles", "6", "--n-test", "1", "--n-labelled", "2", "--epochs", "1",
+        "--pickers", "log", "none", "prefix", "--fewshot-sizes", "1", "--fewshot-prompts", "prefix",
+        "--fewshot-datasets", "sim_snr0.1", "--fewshot-steps", "1", "--no-real",
+    ])
+    assert rc == 0
+    result = json.loads(prefix.with_suffix(".json").read_text())
+    assert [r["picker"] for r in result["rows"]] == ["log", "none", "prefix"]
+    for r in result["rows"] + result["fewshot"]:
+        assert r["n_truth"] > 0 and 0.0 <= r["f1"] <= 1.0 and 0.0 <= r["dice"] <= 1.0
+    assert result["rows"][2]["epochs"] == 1 and result["rows"][2]["train_s"] > 0
+    assert len(result["fewshot"]) == 1 and result["fewshot"][0]["n_labelled"] == 1
+    assert "cpu_model" in result["machine"]
+    assert prefix.with_suffix(".csv").is_file()
+    assert "| sim_snr0.1 | log |" in prefix.with_suffix(".md").read_text()
+
+
+@pytest.mark.slow
+def test_stage_workers_in_process(tmp_path):
+    import bench_stages
+
+    mrc = bench_stages.make_inputs(tmp_path, {"tiny": (768, 1024)}, n_particles=4)["tiny"]
+    out = tmp_path / "run"
+    runs = []
+    for stage in bench_stages.STAGES:
+        res = bench_stages.worker(stage, mrc, out, threads=1)
+        assert res["wall_s"] >= 0 and res["peak_rss_self_mib"] > 0
+        runs.append({"size": "tiny", "rep": 0, **res, "process_wall_s": res["wall_s"],
+                     "peak_rss_mib": res["peak_rss_self_mib"]})
+    seg = next(r for r in runs if r["stage"] == "segment")
+    assert seg["model_forward_s"] > 0 and seg["io_pre_post_s"] >= 0
+    # The extract stage scores a map rendered from the truth, so it must find particles.
+    assert next(r for r in runs if r["stage"] == "extract")["n_picks"] >= 1
+    assert (out / "relion").is_dir() and (out / "cryosparc" / "particles.star").is_file()
+    summary = bench_stages.summarise(runs, "tiny")
+    ratio = next(r for r in summary if r["stage"] == "ratio")
+    assert ratio["log_over_samcryo_pick"] > 0 and 0 < ratio["model_share_of_segment"] <= 1
