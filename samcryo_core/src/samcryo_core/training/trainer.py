@@ -22,6 +22,7 @@ import csv
 import io
 import json
 import math
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from samcryo_core.errors import ConfigError
+from samcryo_core.errors import ConfigError, InputError
 from samcryo_core.inference.device import autocast_context, resolve_device
 from samcryo_core.io.atomic import atomic_path, atomic_write_text
 from samcryo_core.training.dataset import SegmentationDataset
@@ -238,7 +239,15 @@ def train_prompt(
     best_state: dict = {}  # CPU copy of the best epoch's trainable tensors
     torch.manual_seed(seed)
     if resume and last_path.is_file():
-        state = torch.load(last_path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(last_path, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InputError(
+                last_path,
+                f"cannot read the training resume state ({first})",
+                f"delete {last_path} to train from the start, or use --no-resume",
+            ) from exc
         if state.get("fingerprint") != fingerprint:
             raise ConfigError(
                 "train",
