@@ -1,0 +1,204 @@
+"""Untrusted files cannot run code or write outside the output folder.
+
+Checkpoints, prompt files and training resume states are pickles; samcryo reads every one with
+``torch.load(weights_only=True)``. The loaders are unit-tested in tests/test_model_loading.py
+(malicious SAM checkpoint, sha256 mismatch) and tests/test_training_loop.py (prompt of another
+base); here the hostile files go through the *commands* a pipeline runs, and a marker file proves
+that the payload never executed. Then micrograph names from a RELION STAR file that climb out of
+the project (``../../x.mrc``), are absolute, or carry shell syntax go through the real workflow:
+outputs land under ``results/`` with the sanitized name, nothing is written anywhere else, and
+the RELION export refuses a micrograph RELION could not find instead of writing outside its folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import starfile
+import torch
+from reliability_helpers import prompt_dir, samcryo, simulate, snakemake, write_config
+
+from samcryo_core.ingest.naming import micrograph_name
+from samcryo_core.model.loading import sha256_file
+from samcryo_core.model.registry import build_sam
+from samcryo_core.training.prompt_file import FORMAT, RANDOM_INIT, save_prompt_file
+
+torch.set_num_threads(1)
+
+
+class _Payload:
+    """Unpickling this runs a shell command (creates the marker file)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.fixture(scope="module")
+def chunk(tmp_path_factory):
+    """A normalized chunk of 2 micrographs (ingest + normalize CLIs) to run ``segment`` on."""
+    root = tmp_path_factory.mktemp("untrusted")
+    mics = simulate(root / "sim", 2, seed=51, prefix="mic")
+    assert samcryo("ingest", "--out", root / "ingest.tsv", *mics).returncode == 0
+    proc = samcryo("normalize", "--manifest", root / "ingest.tsv", "--out-dir", root / "norm",
+                   "--out", root / "norm.tsv", "--model-size", "128")
+    assert proc.returncode == 0, proc.stderr
+    return root
+
+
+def _segment(chunk: Path, out: Path, *extra: str):
+    return samcryo("segment", "--manifest", chunk / "norm.tsv", "--out-dir", out / "prob",
+                   "--out", out / "prob.tsv", "--variant", "tiny", "--threads", "1", *extra)
+
+
+def _refused(proc, path: Path, words: str) -> None:
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert f"error: {path}: " in last and words in last and "Fix: " in last, last
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_sam_checkpoint_whose_pickle_runs_code_is_refused_by_segment_and_train(chunk, tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "sam_tiny.pth"
+    state = build_sam("tiny").state_dict()
+    state["image_encoder.pos_embed"] = _Payload(marker)
+    torch.save(state, evil)
+    _refused(_segment(chunk, tmp_path, "--checkpoint", str(evil)), evil, "refused to load")
+    assert not marker.exists()
+    images = sorted((chunk / "sim/micrographs").glob("*.mrc"))
+    proc = samcryo("train", "--prompt", "head", "--variant", "tiny", "--checkpoint", evil,
+                   "--epochs", "1", "--images", *images, "--labels-dir", chunk / "sim/truth",
+                   "--out", tmp_path / "p.pt")
+    _refused(proc, evil, "refused to load")
+    assert not marker.exists()
+    assert not (tmp_path / "prob.tsv").exists() and not (tmp_path / "p.pt").exists()
+
+
+@pytest.mark.slow
+def test_prompt_file_whose_pickle_runs_code_is_refused(chunk, tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "prompt.pt"
+    torch.save({"format": FORMAT, "format_version": 1, "state_dict": {"w": _Payload(marker)},
+                "meta": {"variant": "tiny", "base_sha256": RANDOM_INIT, "prompt_type": "head"}}, evil)
+    _refused(_segment(chunk, tmp_path, "--prompt-file", str(evil)), evil, "cannot read prompt file")
+    assert not marker.exists()
+    assert not (tmp_path / "prob.tsv").exists()
+
+
+@pytest.mark.slow
+def test_training_resume_state_whose_pickle_runs_code_is_refused(chunk, tmp_path):
+    """``<out>.last.pt`` sits in results/ and is loaded automatically on a rerun: same rule."""
+    marker = tmp_path / "pwned"
+    torch.save({"format": "samcryo-train-state", "epoch": _Payload(marker)}, tmp_path / "p.last.pt")
+    images = sorted((chunk / "sim/micrographs").glob("*.mrc"))
+    proc = samcryo("train", "--prompt", "head", "--variant", "tiny", "--epochs", "1",
+                   "--images", *images, "--labels-dir", chunk / "sim/truth", "--out", tmp_path / "p.pt")
+    _refused(proc, tmp_path / "p.last.pt", "cannot read the training resume state")
+    assert "--no-resume" in proc.stderr
+    assert not marker.exists()
+    assert not (tmp_path / "p.pt").exists()
+
+
+@pytest.mark.slow
+def test_checkpoint_checksum_mismatch_is_refused_before_loading(chunk, tmp_path):
+    ckpt = tmp_path / "sam_tiny.pth"
+    torch.save(build_sam("tiny").state_dict(), ckpt)
+    good = sha256_file(ckpt)
+    proc = _segment(chunk, tmp_path, "--checkpoint", str(ckpt), "--sha256", "0" * 64)
+    _refused(proc, ckpt, f"sha256 mismatch (expected {'0' * 64}, got {good})")
+    assert not (tmp_path / "prob.tsv").exists()
+    # the right checksum works, so the refusal above was the checksum's
+    ok = _segment(chunk, tmp_path, "--checkpoint", str(ckpt), "--sha256", good)
+    assert ok.returncode == 0, ok.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_prompt_file_trained_on_other_weights_is_refused(chunk, tmp_path):
+    """A prompt swapped onto another base gives plausible garbage, so it is refused by sha256."""
+    ckpt = tmp_path / "sam_tiny.pth"
+    torch.save(build_sam("tiny").state_dict(), ckpt)
+    prompt = tmp_path / "prompt.pt"
+    save_prompt_file(prompt, {}, {"variant": "tiny", "base_sha256": "f" * 64, "prompt_type": "head",
+                                  "base_checkpoint": "other.pth"})
+    proc = _segment(chunk, tmp_path, "--checkpoint", str(ckpt), "--prompt-file", str(prompt))
+    _refused(proc, prompt, "prompt was trained on base weights other.pth")
+
+
+# ---- names from a STAR file -------------------------------------------------------------------
+
+def _tree(path: Path) -> set[str]:
+    return {str(p.relative_to(path)) for p in path.rglob("*")}
+
+
+def _outside_results(root: Path, before: set[str]) -> set[str]:
+    """Paths created under ``root`` since ``before`` that are not in the project's results/,
+    logs/ or .snakemake/."""
+    return {p for p in _tree(root) - before
+            if not p.startswith(("sandbox/project/results", "sandbox/project/logs",
+                                 "sandbox/project/.snakemake"))}
+
+
+@pytest.mark.slow
+def test_star_names_cannot_make_samcryo_write_outside_results(tmp_path):
+    """Project at sandbox/project; the STAR names files via ``../``, an absolute path and a name with
+    shell syntax. All exist, so ingest accepts them: the point is where their outputs go."""
+    sandbox = tmp_path / "sandbox"
+    project = sandbox / "project"
+    mics = simulate(tmp_path / "sim", 4, seed=61, prefix="mic")
+    (project / "Movies").mkdir(parents=True)
+    (sandbox / "etc").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(mics[0], project / "Movies" / "inside.mrc")
+    shutil.copy(mics[1], sandbox / "etc" / "passwd.mrc")
+    shutil.copy(mics[2], tmp_path / "elsewhere" / "absolute.mrc")
+    shell_name = "x;touch${IFS}PWNED;$(touch${IFS}PWNED2).mrc"  # no blank: STAR values cannot hold one
+    shutil.copy(mics[3], project / "Movies" / shell_name)
+    names = ["Movies/inside.mrc", "../etc/passwd.mrc", str(tmp_path / "elsewhere" / "absolute.mrc"),
+             f"Movies/{shell_name}"]
+    starfile.write({
+        "optics": pd.DataFrame({"rlnOpticsGroup": [1], "rlnMicrographPixelSize": [4.0]}),
+        "micrographs": pd.DataFrame({"rlnMicrographName": names, "rlnOpticsGroup": [1] * 4}),
+    }, project / "micrographs.star")
+    write_config(project, inputs={"glob": None, "micrographs_star": "micrographs.star"})
+    before_outside = _tree(tmp_path)
+
+    d = prompt_dir()
+    picks = [f"{d}/picks/chunks/chunk0000.tsv", "results/ingest/summary.json"]
+    proc = snakemake(project, "--cores", "2", *picks)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+
+    # outputs are named by the sanitized stem, inside results/
+    sanitized = {"inside", "passwd", "absolute", micrograph_name(shell_name)}
+    assert micrograph_name(shell_name) == "x_touch__IFS_PWNED___touch__IFS_PWNED2_"
+    assert {p.stem for p in (project / d / "picks").glob("*.csv")} == sanitized
+    assert {p.stem for p in (project / "results/normalized/s128").glob("*.mrc")} == sanitized
+    # nothing was created outside the project's results/, logs/ and .snakemake/ (shell syntax ran nowhere)
+    assert _outside_results(tmp_path, before_outside) == set()
+    assert not list(tmp_path.rglob("PWNED*"))
+
+    # RELION export: a micrograph outside the project cannot be named relative to it, and its
+    # coordinate file would land outside relion/ -- refused with the file, the reason and the fix
+    proc = samcryo("export", "--picks-manifests", project / d / "picks/chunks/chunk0000.tsv",
+                   "--relion-dir", project / d / "relion", "--project-dir", project, cwd=project)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "is not inside the RELION project folder" in last and "--project-dir" in last, last
+    assert _outside_results(tmp_path, before_outside) == set()
+    assert not list(tmp_path.rglob("*passwd_autopick*")) and not list(tmp_path.rglob("*absolute_autopick*"))
+    # the micrographs inside the project export fine once the outside ones are left out
+    rows = pd.read_csv(project / d / "picks/chunks/chunk0000.tsv", sep="\t", keep_default_na=False)
+    inside = rows[~rows["micrograph"].isin(["passwd", "absolute"])]
+    inside.to_csv(tmp_path / "inside.tsv", sep="\t", index=False)
+    proc = samcryo("export", "--picks-manifests", tmp_path / "inside.tsv", "--relion-dir",
+                   project / d / "relion", "--project-dir", project, cwd=project)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    index = starfile.read(project / d / "relion/autopick.star")
+    assert sorted(index["rlnMicrographName"]) == sorted(["Movies/inside.mrc", f"Movies/{shell_name}"])
