@@ -61,6 +61,13 @@ def dry_run(root: Path, chunk_size: int) -> tuple[float, int, int]:
     return seconds, round(max(peak, before) / 1024), int(m.group(1)) if m else -1
 
 
+def startup_seconds() -> float:
+    """Wall time of ``snakemake --version``: Python + Snakemake + plugin start-up, no workflow."""
+    t0 = time.perf_counter()
+    subprocess.run([str(BIN / "snakemake"), "--version"], capture_output=True, check=True, timeout=300)
+    return time.perf_counter() - t0
+
+
 def listing_seconds(root: Path, chunk_size: int) -> float:
     """In-process time of the parse-time listing alone (glob, names, uniqueness, chunks)."""
     from samcryo_core.workflow.inputs import list_inputs
@@ -85,6 +92,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "dag.json")
     args = ap.parse_args()
 
+    startup = round(statistics.median(startup_seconds() for _ in range(max(2, args.repeat))), 2)
+    print(f"snakemake --version: {startup} s", flush=True)
     results = []
     for n in args.sizes:
         root = Path(tempfile.mkdtemp(prefix=f"samcryo_dag_{n}_"))
@@ -98,6 +107,7 @@ def main() -> int:
                 "jobs": runs[0][2],
                 "dry_run_s": round(statistics.median(r[0] for r in runs), 2),
                 "dry_run_runs_s": [round(r[0], 2) for r in runs],
+                "dry_run_minus_startup_s": round(statistics.median(r[0] for r in runs) - startup, 2),
                 "peak_rss_mb": max(r[1] for r in runs),
                 "listing_s": round(listing_seconds(root, args.chunk_size), 3),
             }
@@ -110,6 +120,7 @@ def main() -> int:
     doc = {
         "what": "snakemake -n on empty .mrc files (config.yaml, prompt head, cpu_small); "
                 "wall time includes Python start-up and workflow parsing",
+        "snakemake_startup_s": startup,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
         "note": "shared 2-core machine with other jobs running; times are upper bounds",

@@ -22,7 +22,9 @@
 #
 # Safety: the generated slurm.conf carries a marker line; `start` refuses to overwrite an existing
 # /etc/slurm/slurm.conf without it (a real cluster's config) unless SAMCRYO_SLURM_FORCE=1.
-# Daemons that were already running are left alone by `stop` (state in $STATE).
+# Daemons that were already running are left alone by `stop` (state in $STATE); `stop` removes
+# the generated slurm.conf/gres.conf again, because a slurm.conf whose controller is gone makes
+# every `scontrol` call (and so every `snakemake` start, via the SLURM plugin) wait ~10 s.
 #
 # Tunables: SLURM_CPUS (default nproc, may exceed it), SLURM_MEM_MB (default half of RAM),
 # SLURM_PARTITION (debug), SLURM_FAKE_GPUS (1; 0 = none), SLURM_WAIT_S (60).
@@ -217,11 +219,23 @@ do_stop() {
     squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null || true
     sleep 1
   fi
-  [ -f "$STATE/started" ] || { log "nothing started by this script is running"; return; }
-  # stop in reverse start order: slurmd, slurmctld, munged
-  local pidfile
-  for pidfile in $(tac "$STATE/started"); do stop_pidfile "$pidfile"; done
-  rm -f "$STATE/started"
+  if [ -f "$STATE/started" ]; then
+    # stop in reverse start order: slurmd, slurmctld, munged
+    local pidfile
+    for pidfile in $(tac "$STATE/started"); do stop_pidfile "$pidfile"; done
+    rm -f "$STATE/started"
+  else
+    log "no daemon started by this script is running"
+  fi
+  # Remove the generated config unless a controller still runs: with a slurm.conf naming a
+  # controller that is gone, every scontrol call waits ~10 s, and the SLURM executor plugin calls
+  # scontrol whenever Snakemake starts (any `snakemake` command became ~10 s slower).
+  if ! pid_alive /run/slurmctld.pid; then
+    local f
+    for f in "$CONF_DIR/slurm.conf" "$CONF_DIR/gres.conf"; do
+      if [ -f "$f" ] && grep -qxF "$MARKER" "$f"; then rm -f "$f"; fi
+    done
+  fi
 }
 
 case "$CMD" in
