@@ -265,12 +265,13 @@ def star_contents(root: Path, prompt: str = "none") -> dict[str, str]:
     """Relative path -> text of every exported STAR (RELION per-micrograph + index, cryoSPARC)."""
     base = root / prompt_dir(prompt)
     return {str(p.relative_to(base)): p.read_text()
-            for p in sorted(base.glob("relion/**/*.star")) + sorted(base.glob("cryosparc/*.star"))}
+            for p in sorted(base.glob("relion/**/*.star")) + sorted(base.glob("cryosparc/*.star"))
+            if not p.name.startswith(".")}  # hidden atomic-write leftovers are not results
 
 
 def picks_contents(root: Path, prompt: str = "none") -> dict[str, str]:
     base = root / prompt_dir(prompt) / "picks"
-    return {p.name: p.read_text() for p in sorted(base.glob("*.csv"))}
+    return {p.name: p.read_text() for p in sorted(base.glob("*.csv")) if not p.name.startswith(".")}
 
 
 def manifest_rows(paths: Iterable[Path]) -> list[dict]:
