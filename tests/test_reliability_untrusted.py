@@ -146,59 +146,100 @@ def _outside_results(root: Path, before: set[str]) -> set[str]:
                                  "sandbox/project/.snakemake"))}
 
 
-@pytest.mark.slow
-def test_star_names_cannot_make_samcryo_write_outside_results(tmp_path):
-    """Project at sandbox/project; the STAR names files via ``../``, an absolute path and a name with
-    shell syntax. All exist, so ingest accepts them: the point is where their outputs go."""
-    sandbox = tmp_path / "sandbox"
-    project = sandbox / "project"
-    mics = simulate(tmp_path / "sim", 4, seed=61, prefix="mic")
-    (project / "Movies").mkdir(parents=True)
-    (sandbox / "etc").mkdir()
-    (tmp_path / "elsewhere").mkdir()
-    shutil.copy(mics[0], project / "Movies" / "inside.mrc")
-    shutil.copy(mics[1], sandbox / "etc" / "passwd.mrc")
-    shutil.copy(mics[2], tmp_path / "elsewhere" / "absolute.mrc")
-    shell_name = "x;touch${IFS}PWNED;$(touch${IFS}PWNED2).mrc"  # no blank: STAR values cannot hold one
-    shutil.copy(mics[3], project / "Movies" / shell_name)
-    names = ["Movies/inside.mrc", "../etc/passwd.mrc", str(tmp_path / "elsewhere" / "absolute.mrc"),
-             f"Movies/{shell_name}"]
+def _star(project: Path, names: list[str]) -> Path:
     starfile.write({
         "optics": pd.DataFrame({"rlnOpticsGroup": [1], "rlnMicrographPixelSize": [4.0]}),
-        "micrographs": pd.DataFrame({"rlnMicrographName": names, "rlnOpticsGroup": [1] * 4}),
+        "micrographs": pd.DataFrame({"rlnMicrographName": names, "rlnOpticsGroup": [1] * len(names)}),
     }, project / "micrographs.star")
-    write_config(project, inputs={"glob": None, "micrographs_star": "micrographs.star"})
-    before_outside = _tree(tmp_path)
+    return project / "micrographs.star"
 
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """``tmp/sandbox/project`` (where snakemake runs) plus real micrographs outside it."""
+    project = tmp_path / "sandbox" / "project"
+    mics = simulate(tmp_path / "sim", 4, seed=61, prefix="mic")
+    (project / "Movies").mkdir(parents=True)
+    (tmp_path / "sandbox" / "etc").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(mics[0], project / "Movies" / "inside.mrc")
+    shutil.copy(mics[1], tmp_path / "sandbox" / "etc" / "passwd.mrc")
+    shutil.copy(mics[2], tmp_path / "elsewhere" / "absolute.mrc")
+    return tmp_path, project, mics
+
+
+@pytest.mark.slow
+def test_star_names_outside_the_project_stop_the_run_at_start_up(sandbox):
+    """``../etc/passwd.mrc`` and an absolute path outside the project: the RELION export could never
+    name them (and must not write at ``relion/../etc/...``), so the dry run refuses them, listing
+    them and naming the key to set, before anything is written."""
+    tmp_path, project, _ = sandbox
+    names = ["Movies/inside.mrc", "../etc/passwd.mrc", str(tmp_path / "elsewhere" / "absolute.mrc")]
+    _star(project, names)
+    write_config(project, inputs={"glob": None, "micrographs_star": "micrographs.star"})
+    before = _tree(tmp_path)
+    proc = snakemake(project, "-n", timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    line = next(ln for ln in out.splitlines() if "config key 'inputs'" in ln)
+    assert "2 micrograph(s) lie outside the project folder" in line
+    assert "../etc/passwd.mrc" in line and "elsewhere/absolute.mrc" in line
+    assert "set inputs.project_dir" in line
+    assert _outside_results(tmp_path, before) == set() and not (project / "results").exists()
+
+
+@pytest.mark.slow
+def test_star_names_with_dots_and_shell_syntax_write_only_below_results(sandbox):
+    """Inside the project, names that climb (``Movies/../Movies/...``), hide (``.hidden``) or carry
+    shell syntax run through the whole workflow: outputs are named by the sanitized stem, land
+    under results/, the shell syntax never runs, and the RELION files mirror the project layout."""
+    tmp_path, project, mics = sandbox
+    shell_name = "x;touch${IFS}PWNED;$(touch${IFS}PWNED2).mrc"  # no blank: STAR values cannot hold one
+    shutil.copy(mics[3], project / "Movies" / shell_name)
+    shutil.copy(mics[1], project / "Movies" / ".hidden.mrc")
+    names = ["Movies/inside.mrc", f"Movies/{shell_name}", "Movies/../Movies/.hidden.mrc"]
+    _star(project, names)
+    write_config(project, inputs={"glob": None, "micrographs_star": "micrographs.star"})
+    before = _tree(tmp_path)
     d = prompt_dir()
-    picks = [f"{d}/picks/chunks/chunk0000.tsv", "results/ingest/summary.json"]
-    proc = snakemake(project, "--cores", "2", *picks)
+    proc = snakemake(project, "--cores", "2", f"{d}/relion/autopick.star", "results/ingest/summary.json")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
 
-    # outputs are named by the sanitized stem, inside results/
-    sanitized = {"inside", "passwd", "absolute", micrograph_name(shell_name)}
+    sanitized = {"inside", micrograph_name(shell_name), "hidden"}
     assert micrograph_name(shell_name) == "x_touch__IFS_PWNED___touch__IFS_PWNED2_"
     assert {p.stem for p in (project / d / "picks").glob("*.csv")} == sanitized
     assert {p.stem for p in (project / "results/normalized/s128").glob("*.mrc")} == sanitized
-    # nothing was created outside the project's results/, logs/ and .snakemake/ (shell syntax ran nowhere)
-    assert _outside_results(tmp_path, before_outside) == set()
+    assert _outside_results(tmp_path, before) == set()
     assert not list(tmp_path.rglob("PWNED*"))
+    index = starfile.read(project / d / "relion/autopick.star")
+    assert sorted(index["rlnMicrographName"]) == sorted(
+        ["Movies/inside.mrc", f"Movies/{shell_name}", "Movies/.hidden.mrc"])
+    coords = sorted(str(p.relative_to(project / d / "relion"))
+                    for p in (project / d / "relion").rglob("*_autopick.star"))
+    assert coords == sorted(["Movies/inside_autopick.star", f"Movies/{shell_name[:-4]}_autopick.star",
+                             "Movies/.hidden_autopick.star"])
 
-    # RELION export: a micrograph outside the project cannot be named relative to it, and its
-    # coordinate file would land outside relion/ -- refused with the file, the reason and the fix
-    proc = samcryo("export", "--picks-manifests", project / d / "picks/chunks/chunk0000.tsv",
-                   "--relion-dir", project / d / "relion", "--project-dir", project, cwd=project)
+
+@pytest.mark.slow
+def test_export_alone_refuses_a_micrograph_outside_the_project(sandbox):
+    """Someone running the chunk CLIs by hand gets the same protection from ``samcryo export``:
+    ingest names the file by its sanitized stem, and export refuses to place its coordinates."""
+    tmp_path, project, _ = sandbox
+    outside = tmp_path / "sandbox" / "etc" / "passwd.mrc"
+    rel = os.path.relpath(outside, project)  # ../etc/passwd.mrc
+    assert samcryo("ingest", "--out", project / "ingest.tsv", rel, cwd=project).returncode == 0
+    rows = pd.read_csv(project / "ingest.tsv", sep="\t", keep_default_na=False)
+    assert rows["micrograph"].tolist() == ["passwd"] and rows["status"].tolist() == ["ok"]
+    picks = project / "p.csv"
+    picks.write_text("x,y,fom,diameter_px,x_norm,y_norm,area_px\n10,20,0.9,40,1,2,3\n")
+    (project / "picks.tsv").write_text("micrograph\tstatus\treason\tsource\tsidecar\tpicks\tn_picks\n"
+                                       f"passwd\tok\t\t{rel}\t\t{picks}\t1\n")
+    before = _tree(tmp_path)
+    proc = samcryo("export", "--picks-manifests", "picks.tsv", "--relion-dir", "relion",
+                   "--project-dir", ".", cwd=project)
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
-    assert "is not inside the RELION project folder" in last and "--project-dir" in last, last
-    assert _outside_results(tmp_path, before_outside) == set()
-    assert not list(tmp_path.rglob("*passwd_autopick*")) and not list(tmp_path.rglob("*absolute_autopick*"))
-    # the micrographs inside the project export fine once the outside ones are left out
-    rows = pd.read_csv(project / d / "picks/chunks/chunk0000.tsv", sep="\t", keep_default_na=False)
-    inside = rows[~rows["micrograph"].isin(["passwd", "absolute"])]
-    inside.to_csv(tmp_path / "inside.tsv", sep="\t", index=False)
-    proc = samcryo("export", "--picks-manifests", tmp_path / "inside.tsv", "--relion-dir",
-                   project / d / "relion", "--project-dir", project, cwd=project)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    index = starfile.read(project / d / "relion/autopick.star")
-    assert sorted(index["rlnMicrographName"]) == sorted(["Movies/inside.mrc", f"Movies/{shell_name}"])
+    assert f"error: {rel}: micrograph is not inside the RELION project folder" in last, last
+    assert "--project-dir" in last
+    assert {p for p in _tree(tmp_path) - before if not p.startswith("sandbox/project/relion")} == set()
+    assert not list(tmp_path.rglob("passwd_autopick.star"))
