@@ -245,3 +245,30 @@ def test_killed_training_resumes_from_its_last_epoch(tmp_path):
     for k in a["state_dict"]:
         assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
     assert b["meta"]["training"]["resumed_from_epoch"] == 1
+
+
+def test_killed_train_job_of_the_workflow_resumes_after_rerun_incomplete(tmp_path):
+    """Through Snakemake: --rerun-incomplete deletes the killed job's declared outputs (prompt.pt,
+    train_log.csv) but not the undeclared resume state, so the rerun continues from epoch 1."""
+    root = tmp_path / "run"
+    simulate(root / "train", 2, seed=43, prefix="lab")
+    (root / "data" / "micrographs").mkdir(parents=True)
+    shutil.copy(root / "train" / "micrographs" / "lab_0000.mrc", root / "data" / "micrographs")
+    write_config(root, prompt="head", train={"micrographs": "train/micrographs/*.mrc",
+                                             "truth_dir": "train/truth", "epochs": 3, "seed": 0})
+    d = root / prompt_dir("head")
+    proc = start_snakemake(root, "--cores", "2", f"{prompt_dir('head')}/prompt.pt",
+                           log=tmp_path / "killed.log")
+    wait_for((d / "prompt.last.pt").is_file, timeout=600, what="the resume state after epoch 1",
+             proc=proc)
+    kill_group(proc)
+    _after_kill_checks(root)
+    assert torch.load(d / "prompt.last.pt", weights_only=True)["epoch"] == 1
+
+    assert snakemake(root, "--unlock", timeout=300).returncode == 0
+    rerun = snakemake(root, "--cores", "2", "--rerun-incomplete", f"{prompt_dir('head')}/prompt.pt")
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    log = (root / "logs/tiny/head/train.log").read_text()
+    assert "resuming prompt.pt after epoch 1/3" in log, log
+    assert "epoch 3/3" in log
+    assert len((d / "train_log.csv").read_text().splitlines()) == 4  # header + 3 epochs
