@@ -4,7 +4,8 @@
 # then say where the results are and how well the picks match the simulator's truth.
 #
 # Environment: SAMCRYO_VENV (default .venv), CORES (default 2), DEMO_TRAIN (labelled micrographs,
-# default 4), DEMO_PICK (unseen micrographs, default 4). Extra arguments go to snakemake.
+# default 4), DEMO_PICK (unseen micrographs, default 4), DEMO_CONFIG (default config.yaml; the
+# tests use config/test_tiny.yaml). Extra arguments go to snakemake.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${SAMCRYO_VENV:-.venv}"
@@ -12,6 +13,7 @@ export PATH="$PWD/$VENV/bin:$PATH"
 CORES="${CORES:-2}"
 DEMO_TRAIN="${DEMO_TRAIN:-4}"
 DEMO_PICK="${DEMO_PICK:-4}"
+export DEMO_CONFIG="${DEMO_CONFIG:-config.yaml}"
 say() { printf '\n== samcryo demo: %s\n' "$*"; }
 
 # 1. data: 1024 x 1024 micrographs at 4 A/px, 160 A particles, carbon edges / ice / aggregates as
@@ -27,22 +29,23 @@ fi
 # 2. the workflow: ingest -> normalize -> train prompt -> segment -> extract -> export -> evaluate
 #    -> QC report. Snakemake prints every job and 'N of M steps (x%) done' as it goes; a second
 #    run only redoes what changed.
-say "running the workflow (snakemake --cores $CORES --configfile config.yaml)"
+say "running the workflow (snakemake --cores $CORES --configfile $DEMO_CONFIG)"
 t0=$SECONDS
-snakemake --cores "$CORES" --configfile config.yaml "$@"
+snakemake --cores "$CORES" --configfile "$DEMO_CONFIG" "$@"
 say "workflow finished in $((SECONDS - t0)) s"
 
 # 3. where things are, and the score against the truth
 python - <<'PY'
 import json
-import yaml
+import os
 from pathlib import Path
 
-from samcryo_core.workflow.settings import check_config
+import yaml
 
-cfg = yaml.safe_load(Path("config.yaml").read_text())
-layout = check_config({**cfg, "device": cfg.get("device", "auto")})
-out = Path(layout.prompt_dir)
+from samcryo_core.workflow.settings import results_dir
+
+cfg = yaml.safe_load(Path(os.environ["DEMO_CONFIG"]).read_text())
+out = Path(results_dir(cfg["prompt"], cfg["model"]["variant"]))
 rejected = Path("results/ingest/rejected.tsv")
 n_rej = max(0, len(rejected.read_text().splitlines()) - 1) if rejected.is_file() else 0
 print(f"""

@@ -117,6 +117,11 @@ class Layout:
     gpus: int
 
 
+def results_dir(prompt: str, variant: str) -> str:
+    """``PROMPT_DIR``: ``results/<variant>/<prompt>``, or ``results/classical/log`` for LoG."""
+    return "results/classical/log" if prompt == "log" else f"results/{variant}/{prompt}"
+
+
 def model_size(variant: str) -> int:
     """The model input size of ``variant`` (from the model registry, the one place it is defined)."""
     from samcryo_core.model.registry import get_variant
@@ -159,7 +164,7 @@ def check_config(config: dict) -> Layout:
     _require_dir(config, "evaluate.truth_dir", "truth folder")
 
     size = model_size(variant)
-    prompt_dir = "results/classical/log" if prompt == "log" else f"results/{variant}/{prompt}"
+    prompt_dir = results_dir(prompt, variant)
     device = str(config.get("device", "auto"))
     return Layout(
         prompt=prompt,
