@@ -220,3 +220,23 @@ def test_unusable_label_file_stops_training_naming_the_file(labelled, tmp_path, 
     assert last.startswith(f"samcryo train: error: {star}: ") and words in last, last
     assert "Fix: " in last and "Traceback" not in proc.stderr
     assert not (tmp_path / "prompt.pt").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["empty_folder", "one_label_missing"])
+def test_empty_or_incomplete_label_set_stops_training_naming_what_is_missing(labelled, tmp_path, fault):
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    if fault == "one_label_missing":
+        shutil.copy(labelled / "truth" / "lab_0000.star", labels)
+    proc = _train(labelled, labels, tmp_path)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    if fault == "empty_folder":
+        assert last.startswith(f"samcryo train: error: {labels}: no label files given"), last
+    else:
+        image = labelled / "micrographs" / "lab_0001.mrc"
+        assert last.startswith(f"samcryo train: error: {image}: no label file named after "
+                               "micrograph 'lab_0001'"), last
+    assert "Fix: " in last and "Traceback" not in proc.stderr
+    assert not (tmp_path / "prompt.pt").exists()
