@@ -164,3 +164,47 @@ def test_lint_reports_nothing_for_the_workflow_rules(tmp_path):
     flagged = [line for line in text.splitlines()
                if line.startswith("Lints for") and any(name in line for name in own)]
     assert not flagged, text[-4000:]
+
+
+@pytest.mark.slow
+def test_zero_shot_prompt_needs_no_training(tmp_path):
+    _touch_demo_inputs(tmp_path, n_pick=3)
+    proc = snakemake(tmp_path, "-n", "-p", "--config", "prompt=none", config=REPO / "config.yaml",
+                     timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = job_counts(proc.stdout)
+    assert "train" not in counts and counts["segment"] == 1
+    assert "--prompt none" in proc.stdout
+
+
+@pytest.mark.slow
+def test_relion_star_input_and_duplicate_names(tmp_path):
+    _touch_demo_inputs(tmp_path, n_pick=0)
+    mics = tmp_path / "MotionCorr" / "job002"
+    mics.mkdir(parents=True)
+    rows = []
+    for i in range(3):
+        (mics / f"mic_{i}.mrc").touch()
+        rows.append(f"MotionCorr/job002/mic_{i}.mrc 1")
+    star = tmp_path / "micrographs.star"
+    star.write_text("data_optics\nloop_\n_rlnOpticsGroup #1\n_rlnMicrographPixelSize #2\n1 1.06\n\n"
+                    "data_micrographs\nloop_\n_rlnMicrographName #1\n_rlnOpticsGroup #2\n"
+                    + "\n".join(rows) + "\n")
+    cfg = tmp_path / "star.yaml"
+    cfg.write_text((REPO / "config.yaml").read_text().replace(
+        'glob: "demo_data/pick/micrographs/*.mrc"', "glob: null").replace(
+        "micrographs_star: null", "micrographs_star: micrographs.star"))
+    proc = snakemake(tmp_path, "-n", "-p", config=cfg, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert job_counts(proc.stdout)["ingest"] == 1
+    assert "--micrographs-star micrographs.star" in proc.stdout
+    assert "MotionCorr/job002/mic_2.mrc" in proc.stdout
+
+    # the same stem in two folders: refused at start-up, both paths named
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "mic_1.mrc").touch()
+    cfg.write_text(cfg.read_text().replace("glob: null", 'glob: "other/*.mrc"'))
+    proc = snakemake(tmp_path, "-n", config=cfg, timeout=120)
+    assert proc.returncode != 0
+    err = proc.stderr + proc.stdout
+    assert "config key 'inputs'" in err and "other/mic_1.mrc" in err and "mic_1" in err
