@@ -1,5 +1,7 @@
 # Extract: probability maps -> particle coordinates in the original frame (one job per chunk).
 # Writes the same picks CSVs and manifests as pick_log, so export and evaluation treat both alike.
+# --redo: this job reruns when an option or its input changed, so picks CSVs already on disk
+# may come from other settings; picking is cheap, so every micrograph of the chunk is redone.
 
 
 rule extract:
@@ -29,4 +31,4 @@ rule extract:
         "../envs/samcryo.yaml"
     shell:
         "samcryo extract --manifest {input.manifest} --out-dir {params.out_dir}"
-        " --out {output.manifest} {params.diameter} {params.extra} > {log} 2>&1"
+        " --out {output.manifest} {params.diameter} {params.extra} --redo > {log} 2>&1"
