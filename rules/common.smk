@@ -71,6 +71,18 @@ def prompt_input(wildcards):
     return []
 
 
+def segment_fingerprint():
+    """What probability maps depend on besides files Snakemake compares by time: model and seed.
+
+    The checkpoint's size and mtime stand in for its content (hashing GBs at every start is slow).
+    """
+    ckpt = config["model"].get("checkpoint")
+    stat = os.stat(ckpt) if ckpt and os.path.isfile(ckpt) else None
+    return "|".join(str(v) for v in (
+        VARIANT, ckpt, stat.st_size if stat else "", int(stat.st_mtime) if stat else "",
+        config.get("prompt_file") or "", config["train"]["seed"]))
+
+
 def model_args():
     """--variant/--checkpoint/--device/--seed, shared by train and segment.
 

@@ -55,6 +55,9 @@ rule segment:
         model=model_args(),
         prompt=lambda wc, input: f"--prompt-file {q(input.prompt)}" if input.prompt else "--prompt none",
         batch=config["segment"]["batch_size"],
+        names=lambda wc: " ".join(MICS_BY_CHUNK[wc.chunk]),
+        norm_dir=NORM_DIR,
+        settings=q(segment_fingerprint()),
     log:
         f"{LOG_PROMPT_DIR}/segment/{{chunk}}.log",
     threads: 2
@@ -65,7 +68,11 @@ rule segment:
     conda:
         "../envs/samcryo.yaml"
     shell:
-        "samcryo segment --manifest {input.manifest} --out-dir {params.out_dir}"
+        # first drop this chunk's probability maps that a changed prompt/checkpoint/normalization
+        # made stale (the job skips maps that exist); then segment what is missing
+        "python -m samcryo_core.workflow.invalidate --outputs-dir {params.out_dir} --suffix .mrc"
+        " --stamp {params.out_dir}/chunks/.{wildcards.chunk}.settings --settings {params.settings}"
+        " --inputs-dir {params.norm_dir} --newer-than {input.prompt} --names {params.names} > {log} 2>&1"
+        " && samcryo segment --manifest {input.manifest} --out-dir {params.out_dir}"
         " --out {output.manifest} {params.model} {params.prompt} --batch-size {params.batch}"
-        " --threads {threads}"
-        " > {log} 2>&1"
+        " --threads {threads} >> {log} 2>&1"

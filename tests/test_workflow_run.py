@@ -9,6 +9,7 @@ prompt reruns only what depends on the prompt.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pandas as pd
@@ -93,3 +94,18 @@ def test_changing_a_picking_option_keeps_the_model_outputs(run_dir):
     counts = job_counts(proc.stdout)
     assert "segment" not in counts and "train" not in counts and "normalize" not in counts
     assert counts["extract"] == 2 and counts["export"] == 1
+
+
+def test_retrained_prompt_makes_segment_redo_its_maps(run_dir):
+    out = run_dir / "results/tiny/head"
+    prompt = out / "prompt.pt"
+    maps = sorted((out / "probability").glob("pick_*.mrc"))
+    assert len(maps) == 3
+    os.utime(prompt)  # as if train had just written a new prompt
+    proc = snakemake(run_dir, "--cores", "2", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["segment"] == 2 and "train" not in counts and "normalize" not in counts
+    t_prompt = prompt.stat().st_mtime
+    assert all(m.stat().st_mtime >= t_prompt for m in maps), "stale probability maps were reused"
+    assert "stale output" in (run_dir / "logs/tiny/head/segment/chunk0001.log").read_text()
