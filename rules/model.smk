@@ -56,7 +56,7 @@ rule segment:
         prompt=lambda wc, input: f"--prompt-file {q(input.prompt)}" if input.prompt else "--prompt none",
         batch=config["segment"]["batch_size"],
         names=lambda wc: " ".join(MICS_BY_CHUNK[wc.chunk]),
-        norm_dir=NORM_DIR,
+        norm_dir=lambda wc, input: os.path.dirname(os.path.dirname(input.manifest)),
         settings=q(segment_fingerprint()),
     log:
         f"{LOG_PROMPT_DIR}/segment/{{chunk}}.log",
