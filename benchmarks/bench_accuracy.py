@@ -34,6 +34,7 @@ set x picker), ``accuracy_fewshot.csv``, ``accuracy.md`` (tables).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import shutil
 import sys
@@ -201,7 +202,14 @@ def pick_with_topaz(prep: Prepared, work: Path, topaz_dir: Path, threads: int) -
     raw.mkdir(parents=True)
     proc.mkdir()
     for t in ds.test:
-        (raw / (t.name + Path(t.image).suffix)).symlink_to(Path(t.image).resolve())
+        if Path(t.image).suffix.lower() == ".mrc":
+            (raw / f"{t.name}.mrc").symlink_to(Path(t.image).resolve())
+        else:  # topaz 0.3.20 preprocess fails on PNG ('PngImageFile' has no 'astype'): same pixels as MRC
+            from samcryo_core.io.micrograph import read_micrograph
+            from samcryo_core.io.mrc_write import write_mrc
+
+            mic = read_micrograph(t.image)
+            write_mrc(raw / f"{t.name}.mrc", np.asarray(mic.data, dtype=np.float32), mic.pixel_size_A)
     scale = max(1, int(round(ds.diameter_px / 24.0)))
     radius = max(2, int(round(0.5 * ds.diameter_px / scale)))
     env = {**os.environ, "PYTHONPATH": str(topaz_dir), "OMP_NUM_THREADS": str(threads)}
@@ -260,6 +268,26 @@ def pickers_row(ds_name: str, picker: str, score: dict, facts: dict) -> dict:
     return {"dataset": ds_name, "picker": picker, **plain, **score}
 
 
+def merge_previous(result: dict, prev: dict, args: argparse.Namespace) -> None:
+    """Keep an earlier run's rows except those this run redoes (same data set and picker).
+
+    For re-running one picker (e.g. after fixing its install) without redoing the whole benchmark;
+    the machine facts of both runs are kept.
+    """
+    redo_sets = {f"sim_snr{snr:g}" for snr in args.snrs}
+    if not args.no_real:
+        redo_sets.add(args.real_name if args.real_test_images else "real_10028")
+    redo = {(d, p) for d in redo_sets for p in args.pickers}
+    result["rows"] = [r for r in prev.get("rows", []) if (r["dataset"], r["picker"]) not in redo]
+    result["fewshot"] = [r for r in prev.get("fewshot", [])
+                         if not (r["dataset"] in redo_sets and args.fewshot_sizes)]
+    result["skipped"] += [s for s in prev.get("skipped", [])
+                          if (s.get("dataset"), s.get("picker")) not in redo and s.get("dataset")]
+    result["datasets"] = [d for d in prev.get("datasets", []) if d["name"] not in redo_sets]
+    result["merged_from"] = {"machine": prev.get("machine"), "config": prev.get("config"),
+                             "total_s": prev.get("total_s")}
+
+
 def run(args: argparse.Namespace) -> dict:
     import torch  # noqa: F401  (imported first so limit_threads caps its threads too)
 
@@ -286,6 +314,9 @@ def run(args: argparse.Namespace) -> dict:
     }
     if topaz_reason:
         result["skipped"].append({"picker": "topaz", "reason": topaz_reason})
+    prev_path = Path(args.out_prefix).with_suffix(".json")
+    if args.merge and prev_path.is_file():
+        merge_previous(result, json.loads(prev_path.read_text()), args)
 
     def save() -> None:
         write_outputs(result, Path(args.out_prefix))
@@ -410,6 +441,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-real", action="store_true", help="skip the CryoPPP 10028 set")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the rows of an earlier run at --out-prefix that this run does not redo")
     real = ap.add_argument_group("your own labelled micrographs (replace the CryoPPP 10028 default)")
     real.add_argument("--real-name", default="real")
     real.add_argument("--real-train-images", nargs="*", default=None)

@@ -140,3 +140,22 @@ def test_stage_workers_in_process(tmp_path):
     summary = bench_stages.summarise(runs, "tiny")
     ratio = next(r for r in summary if r["stage"] == "ratio")
     assert ratio["log_over_samcryo_pick"] > 0 and 0 < ratio["model_share_of_segment"] <= 1
+
+
+def test_merge_keeps_rows_that_are_not_redone():
+    import bench_accuracy
+
+    args = bench_accuracy.parse_args(["--snrs", "--pickers", "topaz", "--fewshot-sizes", "--merge"])
+    prev = {"rows": [{"dataset": "sim_snr0.1", "picker": "topaz"},
+                     {"dataset": "real_10028", "picker": "topaz"},
+                     {"dataset": "real_10028", "picker": "log"}],
+            "fewshot": [{"dataset": "real_10028", "picker": "head"}],
+            "skipped": [{"dataset": "real_10028", "picker": "topaz", "reason": "png"}],
+            "datasets": [{"name": "sim_snr0.1"}, {"name": "real_10028"}], "machine": {"cpu_model": "x"}}
+    result = {"rows": [], "fewshot": [], "skipped": [], "datasets": []}
+    bench_accuracy.merge_previous(result, prev, args)
+    kept = [(r["dataset"], r["picker"]) for r in result["rows"]]
+    assert kept == [("sim_snr0.1", "topaz"), ("real_10028", "log")]
+    assert result["fewshot"] == prev["fewshot"] and result["skipped"] == []
+    assert [d["name"] for d in result["datasets"]] == ["sim_snr0.1"]
+    assert result["merged_from"]["machine"] == {"cpu_model": "x"}
