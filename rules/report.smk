@@ -6,46 +6,14 @@
 # chunk_files, q. Optional config section `report:` (sample, sample_every, compare); without it
 # the defaults below apply.
 
-import glob as _report_glob
-import math as _report_math
+from samcryo_core.workflow.report_args import (
+    report_compare,
+    report_compare_args,
+    report_evaluation_args,
+    report_extra_args,
+)
 
-_REPORT_CFG = config.get("report") or {}
-
-
-def _report_threshold():
-    """The FOM threshold picks were cut at: extract's probability threshold (FOM = mean probability
-    inside a pick, so never below it) or, for LoG, the FOM of threshold_sd (fom = 1 - exp(-z/5))."""
-    if LAYOUT.uses_sam:
-        return float(config["extract"]["threshold"])
-    from samcryo_core.pickers.log_picker import FOM_SCALE_SD
-
-    return 1.0 - _report_math.exp(-float(config["pick_log"]["threshold_sd"]) / FOM_SCALE_SD)
-
-
-def _report_compare():
-    """Other runs' evaluations to show beside this one: report.compare {name: overall.json}, plus
-    (unless report.compare_existing is false) every results/*/*/evaluation/overall.json already on
-    disk, named by its variant/prompt folder, so running several prompt types compares them."""
-    found = {}
-    if HAS_TRUTH and _REPORT_CFG.get("compare_existing", True):
-        own = os.path.normpath(f"{PROMPT_DIR}/evaluation/overall.json")
-        for path in sorted(_report_glob.glob("results/*/*/evaluation/overall.json")):
-            if os.path.normpath(path) != own:
-                found[os.path.relpath(os.path.dirname(os.path.dirname(path)), "results")] = path
-    found.update(_REPORT_CFG.get("compare") or {})
-    return found
-
-
-_REPORT_COMPARE = _report_compare()
-
-
-def _report_evaluation_args():
-    """This run's evaluation files and the truth to draw on overlays (only with truth)."""
-    if not HAS_TRUTH:
-        return ""
-    ev = f"{PROMPT_DIR}/evaluation"
-    return (f"--evaluation-json {q(ev + '/overall.json')} --evaluation-csv {q(ev + '/per_micrograph.csv')}"
-            f" --truth-dir {q(config['evaluate']['truth_dir'])}")
+_REPORT_COMPARE = report_compare(config, PROMPT_DIR, HAS_TRUTH)
 
 
 rule report:
@@ -96,19 +64,9 @@ rule report:
         ),
     params:
         out_dir=lambda wc, output: os.path.dirname(output.summary),
-        evaluation=_report_evaluation_args(),
-        compare=(
-            "--compare " + " ".join(q(f"{name}={path}") for name, path in _REPORT_COMPARE.items())
-            if _REPORT_COMPARE
-            else ""
-        ),
-        extra=" ".join([
-            f"--threshold {_report_threshold():.6g}",
-            f"--sample {int(_REPORT_CFG.get('sample', 16))}",
-            f"--sample-every {int(_REPORT_CFG.get('sample_every', 1))}",
-            f"--name {q(PROMPT_DIR.removeprefix('results/'))}",
-            f"--title {q('samcryo QC: ' + PROMPT_DIR.removeprefix('results/'))}",
-        ]),
+        evaluation=report_evaluation_args(config, PROMPT_DIR, HAS_TRUTH),
+        compare=report_compare_args(_REPORT_COMPARE),
+        extra=report_extra_args(config, PROMPT_DIR, LAYOUT.uses_sam),
     log:
         f"{LOG_PROMPT_DIR}/report.log",
     threads: 1

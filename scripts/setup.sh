@@ -13,8 +13,13 @@ PYTHON="${PYTHON:-python3}"
 STAMP="$VENV/.samcryo-setup-stamp"
 want=$(cat envs/pins.txt samcryo_core/pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 
+# `snakemake --profile slurm` / `--profile local` work as typed: install the repository's profiles
+# (the source of truth) into the user's Snakemake config folder, keeping any the user changed.
+install_profiles() { "$VENV/bin/samcryo" install-profile --keep-existing; }
+
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" && -x "$VENV/bin/snakemake" ]]; then
   echo "samcryo setup: environment $VENV is up to date"
+  install_profiles
   exit 0
 fi
 
@@ -30,5 +35,6 @@ import torch, torchvision, segment_anything, mrcfile, starfile, skimage, snakema
 print(f"samcryo setup: torch {torch.__version__}, torchvision {torchvision.__version__}, "
       f"CUDA available: {torch.cuda.is_available()}")
 PY
+install_profiles
 echo "$want" > "$STAMP"
 echo "samcryo setup: done"

@@ -1,0 +1,75 @@
+"""Arguments of the QC report rule, computed from the config at parse time.
+
+Kept out of rules/report.smk so the rule file holds only the rule (Snakemake's linter asks for
+this) and so the logic is plain, testable Python.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import shlex
+
+
+def report_threshold(config: dict, uses_sam: bool) -> float:
+    """The FOM threshold picks were cut at, for the line on the FOM histogram.
+
+    For SAM prompts the FOM is the mean probability inside a pick, so never below extract's
+    probability threshold; for LoG it is ``1 - exp(-z / FOM_SCALE_SD)`` of the threshold in SD.
+    """
+    if uses_sam:
+        return float(config["extract"]["threshold"])
+    from samcryo_core.pickers.log_picker import FOM_SCALE_SD
+
+    return 1.0 - math.exp(-float(config["pick_log"]["threshold_sd"]) / FOM_SCALE_SD)
+
+
+def report_compare(config: dict, prompt_dir: str, has_truth: bool) -> dict[str, str]:
+    """Other runs' evaluations to show beside this one.
+
+    ``report.compare`` ({name: overall.json}) plus, unless ``report.compare_existing`` is false,
+    every ``results/*/*/evaluation/overall.json`` already on disk named by its variant/prompt
+    folder, so running several prompt types one after another compares them in the report.
+    """
+    cfg = config.get("report") or {}
+    found: dict[str, str] = {}
+    if has_truth and cfg.get("compare_existing", True):
+        own = os.path.normpath(os.path.join(prompt_dir, "evaluation", "overall.json"))
+        for path in sorted(glob.glob(os.path.join("results", "*", "*", "evaluation", "overall.json"))):
+            if os.path.normpath(path) != own:
+                found[os.path.relpath(os.path.dirname(os.path.dirname(path)), "results")] = path
+    found.update(cfg.get("compare") or {})
+    return found
+
+
+def report_evaluation_args(config: dict, prompt_dir: str, has_truth: bool) -> str:
+    """This run's evaluation files and the truth to draw on overlays (only with truth)."""
+    if not has_truth:
+        return ""
+    ev = os.path.join(prompt_dir, "evaluation")
+    return " ".join([
+        "--evaluation-json", shlex.quote(os.path.join(ev, "overall.json")),
+        "--evaluation-csv", shlex.quote(os.path.join(ev, "per_micrograph.csv")),
+        "--truth-dir", shlex.quote(str(config["evaluate"]["truth_dir"])),
+    ])
+
+
+def report_extra_args(config: dict, prompt_dir: str, uses_sam: bool) -> str:
+    """Threshold line, overlay sample and titles for ``samcryo report``."""
+    cfg = config.get("report") or {}
+    name = prompt_dir.removeprefix("results/")
+    return " ".join([
+        f"--threshold {report_threshold(config, uses_sam):.6g}",
+        f"--sample {int(cfg.get('sample', 16))}",
+        f"--sample-every {int(cfg.get('sample_every', 1))}",
+        f"--name {shlex.quote(name)}",
+        f"--title {shlex.quote('samcryo QC: ' + name)}",
+    ])
+
+
+def report_compare_args(compare: dict[str, str]) -> str:
+    """``--compare NAME=PATH ...`` or nothing."""
+    if not compare:
+        return ""
+    return "--compare " + " ".join(shlex.quote(f"{n}={p}") for n, p in compare.items())
