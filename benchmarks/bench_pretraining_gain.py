@@ -1,0 +1,288 @@
+#!/usr/bin/env python
+"""How much does the pre-trained ``cpu_small`` backbone help few-shot picking on the demo's data?
+
+The question of the issue "The first command": the demo adapts a *frozen* backbone with a
+trainable prompt. This benchmark runs the same few-shot recipe on
+
+* the shipped pre-trained backbone (``samcryo_core/weights/cpu_small_backbone.pt``, loaded through
+  ``PromptedSam.build(..., checkpoint, sha256=...)``: the real path, float16-stored weights), and
+* a randomly initialised backbone (seed 0, what ``model.checkpoint: null`` gives),
+
+for each prompt type asked for (``none`` = zero-shot, no training), on demo-like data: the demo's
+protein (160 A, simulator ``type_seed`` 0, which pre-training never saw), 4 A/px, 1024 x 1024,
+SNR 0.01 (the simulator's default), junk on. Labelled micrographs go through the training code
+path (``load_example`` -> ``SegmentationDataset`` -> ``split_train_val`` -> ``train_prompt``),
+unseen micrographs through ``normalize_micrograph`` -> ``predict_probabilities`` ->
+``extract_particles`` (the demo's extraction defaults) and are scored with samcryo's Hungarian
+matching at 0.5 x diameter. For each run it records the F1 of the checkpoint ``train_prompt``
+keeps (best validation Dice) at several thresholds, the unseen-set F1 after every epoch (to choose
+the demo's epochs), and wall times.
+
+    .venv/bin/python benchmarks/bench_pretraining_gain.py                 # default comparison
+    .venv/bin/python benchmarks/bench_pretraining_gain.py --prompts head --epochs 6 --quick
+
+Writes benchmarks/results/pretraining_gain.json (``--out``). Runs on 2 CPU threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "samcryo_core/src/samcryo_core/weights/cpu_small_backbone.pt"
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def demo_data(cache: Path, n_train: int, n_test: int, snr: float, seed: int) -> tuple[Path, Path]:
+    """Simulate (once) the labelled and unseen demo-like sets; return their folders."""
+    from samcryo_core.simulate import SimulationParams, simulate_dataset
+
+    params = SimulationParams(snr=snr)  # demo defaults: 160 A, type_seed 0, 4 A/px, 1024^2, junk
+    train_dir = cache / f"train_n{n_train}_snr{snr}_s{seed}"
+    test_dir = cache / f"test_n{n_test}_snr{snr}_s{seed}"
+    for d, n, s in ((train_dir, n_train, seed), (test_dir, n_test, seed + 1)):
+        if not (d / "truth" / "summary.csv").is_file():
+            simulate_dataset(d, n, params, seed=s, prefix=d.name.split("_")[0])
+    return train_dir, test_dir
+
+
+def load_unseen(test_dir: Path, img_size: int) -> list[dict]:
+    """Normalized unseen micrographs with their truth (original frame)."""
+    from samcryo_core.evaluation.truth_io import read_truth
+    from samcryo_core.io.micrograph import read_micrograph
+    from samcryo_core.preprocess.normalize import normalize_micrograph
+
+    out = []
+    for mrc in sorted((test_dir / "micrographs").glob("*.mrc")):
+        mic = read_micrograph(mrc)
+        img, mapping = normalize_micrograph(
+            mic.data, img_size, name=mrc.stem, source=str(mrc), pixel_size_A=mic.pixel_size_A
+        )
+        truth = read_truth(test_dir / "truth" / f"{mrc.stem}.star")
+        out.append({"image": img, "mapping": mapping, "truth": truth})
+    return out
+
+
+def predict(model, unseen: list[dict]) -> tuple[list[np.ndarray], float]:
+    from samcryo_core.inference.segment import predict_probabilities
+
+    t0 = time.perf_counter()
+    probs = [predict_probabilities(model, u["image"][None], [model.img_size], "cpu")[0] for u in unseen]
+    return probs, (time.perf_counter() - t0) / max(1, len(unseen))
+
+
+def score(probs: list[np.ndarray], unseen: list[dict], diameter_px: float, threshold: float) -> dict:
+    """Pooled particle P/R/F1 over the unseen set (demo extraction defaults)."""
+    from samcryo_core.evaluation.matching import match_picks, scores
+    from samcryo_core.particles.extraction import extract_particles
+
+    tp = fp = fn = 0
+    for prob, u in zip(probs, unseen, strict=True):
+        picks = extract_particles(prob, u["mapping"], diameter_px=diameter_px, threshold=threshold)
+        truth = u["truth"][["x", "y"]].to_numpy() if len(u["truth"]) else np.zeros((0, 2))
+        m = match_picks(picks[["x", "y"]].to_numpy(), truth, 0.5 * diameter_px)
+        tp, fp, fn = tp + m.tp, fp + m.fp, fn + m.fn
+    p, r, f1 = scores(tp, fp, fn)
+    return {
+        "threshold": threshold,
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(f1, 4),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
+
+
+def build(backbone: str, prompt: str, prompt_config: dict | None, sha256: str | None):
+    from samcryo_core.inference.loading import build_base_model
+
+    ckpt = WEIGHTS if backbone == "pretrained" else None
+    return build_base_model(
+        "cpu_small", prompt, ckpt, sha256=sha256 if ckpt else None, prompt_config=prompt_config, seed=0
+    )
+
+
+def run_one(
+    backbone: str, prompt: str, args, train_dir: Path, unseen: list[dict], sha256: str | None, workdir: Path
+) -> dict:
+    """One (backbone, prompt) cell: train (unless ``none``), then score the unseen set."""
+    from samcryo_core.model.prompts.head import CPU_DEMO_HEAD_CONFIG
+    from samcryo_core.training.dataset import SegmentationDataset, load_example, match_labels, split_train_val
+    from samcryo_core.training.prompt_file import read_prompt_file
+    from samcryo_core.training.trainer import train_prompt
+
+    config = dict(CPU_DEMO_HEAD_CONFIG) if prompt == "head" else None
+    model = build(backbone, prompt, config, sha256)
+    row: dict = {"backbone": backbone, "prompt": prompt, "prompt_config": config or "defaults"}
+    curve: list[dict] = []
+    if prompt != "none":
+        images = sorted((train_dir / "micrographs").glob("*.mrc"))
+        pairs = match_labels(images, labels_dir=train_dir / "truth")
+        examples = [load_example(i, lbl, model.img_size, model.mask_size) for i, lbl in pairs]
+        train, val = split_train_val(examples, 0.2, args.seed)
+        lr = args.lr.get(prompt)
+        epoch_box = {"n": 0}
+
+        def progress(line: str) -> None:  # called after every epoch with the epoch's weights loaded
+            if line.startswith("epoch"):
+                epoch_box["n"] += 1
+                if args.curve:
+                    probs, _ = predict(model, unseen)
+                    s = score(probs, unseen, args.diameter_px, 0.5)
+                    curve.append(
+                        {
+                            "epoch": epoch_box["n"],
+                            "f1": s["f1"],
+                            "precision": s["precision"],
+                            "recall": s["recall"],
+                        }
+                    )
+                    line += f" | unseen F1 {s['f1']:.3f}"
+            print(f"  [{backbone}/{prompt}] {line}", file=sys.stderr, flush=True)
+
+        t0 = time.perf_counter()
+        result = train_prompt(
+            model,
+            SegmentationDataset(train, augment=True),
+            SegmentationDataset(val),
+            epochs=args.epochs,
+            lr=lr,
+            batch_size=1,
+            out_path=workdir / f"{backbone}_{prompt}.pt",
+            seed=args.seed,
+            resume=False,
+            progress=progress,
+            base_meta={"base_sha256": sha256 if backbone == "pretrained" else "random-init"},
+        )
+        train_s = time.perf_counter() - t0
+        state, _meta = read_prompt_file(result.out_path)
+        model.load_trainable_state_dict(state, source=result.out_path)
+        row.update(
+            n_train=len(train),
+            n_val=len(val),
+            epochs=args.epochs,
+            lr=lr or "prompt default",
+            best_epoch=result.best_epoch,
+            best_val_dice=round(result.best_val_dice, 4),
+            train_seconds_incl_curve=round(train_s, 1),
+            n_trainable=sum(p.numel() for p in model.trainable_parameters()),
+        )
+    model.eval()
+    probs, infer_s = predict(model, unseen)
+    by_thr = [score(probs, unseen, args.diameter_px, t) for t in THRESHOLDS]
+    best = max(by_thr, key=lambda s: s["f1"])
+    at05 = next(s for s in by_thr if s["threshold"] == 0.5)
+    row.update(
+        f1_at_0_5=at05["f1"],
+        precision_at_0_5=at05["precision"],
+        recall_at_0_5=at05["recall"],
+        best_threshold=best["threshold"],
+        f1_best_threshold=best["f1"],
+        by_threshold=by_thr,
+        infer_seconds_per_micrograph=round(infer_s, 3),
+        f1_per_epoch=curve,
+    )
+    print(
+        f"[{backbone}/{prompt}] F1@0.5 {at05['f1']:.3f} (P {at05['precision']:.3f} R {at05['recall']:.3f}); "
+        f"best F1 {best['f1']:.3f} at {best['threshold']}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from samcryo_core.io.atomic import atomic_write_text
+    from samcryo_core.model.loading import sha256_file
+    from samcryo_core.pretraining.export import read_backbone_metadata
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--prompts", nargs="+", default=["none", "head", "encoder"])
+    p.add_argument(
+        "--backbones", nargs="+", default=["pretrained", "random"], choices=["pretrained", "random"]
+    )
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--n-train", type=int, default=8, help="labelled micrographs (train + validation)")
+    p.add_argument("--n-test", type=int, default=10, help="unseen micrographs scored")
+    p.add_argument("--snr", type=float, default=0.01)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--lr",
+        type=json.loads,
+        default={"head": 1e-3, "prefix": 1e-3, "encoder": 1e-3, "finetune": 1e-4},
+        help="JSON {prompt: lr}; a prompt not listed uses its config default",
+    )
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-curve", dest="curve", action="store_false", help="skip per-epoch unseen F1")
+    p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "samcryo_bench_pretraining")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/pretraining_gain.json")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    args.diameter_px = 160.0 / 4.0
+
+    sha = sha256_file(WEIGHTS)
+    meta = read_backbone_metadata(WEIGHTS)
+    if meta.get("sha256") != sha:
+        raise SystemExit(f"{WEIGHTS}: sha256 {sha} differs from its .json ({meta.get('sha256')})")
+    t0 = time.perf_counter()
+    train_dir, test_dir = demo_data(args.cache, args.n_train, args.n_test, args.snr, args.seed)
+    unseen = load_unseen(test_dir, 512)
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for prompt in args.prompts:
+            for backbone in args.backbones:
+                rows.append(run_one(backbone, prompt, args, train_dir, unseen, sha, Path(work)))
+    gain = {}
+    for prompt in args.prompts:
+        cell = {r["backbone"]: r for r in rows if r["prompt"] == prompt}
+        if {"pretrained", "random"} <= set(cell):
+            gain[prompt] = {
+                "f1_pretrained": cell["pretrained"]["f1_at_0_5"],
+                "f1_random": cell["random"]["f1_at_0_5"],
+                "gain_f1_at_0_5": round(cell["pretrained"]["f1_at_0_5"] - cell["random"]["f1_at_0_5"], 4),
+            }
+    result = {
+        "what": "few-shot particle picking on demo-like simulated micrographs, frozen pre-trained vs frozen "
+        "random-init cpu_small backbone",
+        "data": {
+            "protein": "demo: 160 A, simulator type_seed 0 (not seen in pre-training)",
+            "pixel_size_A": 4.0,
+            "shape": [1024, 1024],
+            "snr": args.snr,
+            "junk": True,
+            "labelled": args.n_train,
+            "unseen": args.n_test,
+            "seed": args.seed,
+        },
+        "scoring": "samcryo extract_particles (demo defaults) + Hungarian matching within 0.5 x 40 px, "
+        "pooled over the unseen micrographs",
+        "weights": {
+            "file": WEIGHTS.name,
+            "sha256": sha,
+            "selected_step": meta.get("selected_step"),
+            "train_seconds": meta.get("train_seconds"),
+        },
+        "threads": args.threads,
+        "torch_threads": torch.get_num_threads(),
+        "gain": gain,
+        "runs": rows,
+        "total_seconds": round(time.perf_counter() - t0, 1),
+        "note": "2-core machine shared with other jobs: times are upper bounds for an idle laptop",
+    }
+    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    print(json.dumps(gain, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

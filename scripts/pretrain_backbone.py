@@ -1,0 +1,120 @@
+#!/usr/bin/env python
+"""Pre-train samcryo's CPU backbone (``cpu_small``) on simulated micrographs and export it.
+
+The recipe lives in ``samcryo_core.pretraining`` (docs/demo_backbone.md); this is its command
+line. The shipped weights were made with
+
+    .venv/bin/python scripts/pretrain_backbone.py \\
+        --out samcryo_core/src/samcryo_core/weights/cpu_small_backbone.pt
+
+(the defaults), which writes ``cpu_small_backbone.pt`` (a plain SAM state dict), ``.json``
+(recipe, training history, validation metrics, sha256) and ``.sha256``. Deterministic for a
+given ``--seed`` and ``--steps`` (``--max-minutes`` stops early and so depends on the machine).
+Progress goes to stderr, one line every few steps plus every validation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from samcryo_core.pretraining.recipe import PretrainConfig
+
+DEFAULT_OUT = (
+    Path(__file__).resolve().parents[1] / "samcryo_core/src/samcryo_core/weights/cpu_small_backbone.pt"
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    d = PretrainConfig()
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="weights file to write (.pt)")
+    p.add_argument(
+        "--variant", default=d.variant, help="SAM variant to pre-train (cpu_small; tiny for tests)"
+    )
+    p.add_argument("--steps", type=int, default=d.steps, help="optimizer steps")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="simulated micrographs per step")
+    p.add_argument("--lr", type=float, default=d.lr, help="peak AdamW learning rate")
+    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help="linear warm-up steps")
+    p.add_argument("--seed", type=int, default=d.seed, help="seeds the model and every simulated micrograph")
+    p.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop after this much wall time (makes the result machine-dependent)",
+    )
+    p.add_argument(
+        "--micrograph-size",
+        type=int,
+        default=d.micrograph_size,
+        help="simulated micrograph side (px) before binning to the model input",
+    )
+    p.add_argument(
+        "--snr",
+        type=float,
+        nargs=2,
+        default=list(d.snr),
+        metavar=("LO", "HI"),
+        help="SNR range (log-uniform)",
+    )
+    p.add_argument(
+        "--snr-start",
+        type=float,
+        nargs=2,
+        default=list(d.snr_start),
+        metavar=("LO", "HI"),
+        help="SNR range of the first micrographs (curriculum start)",
+    )
+    p.add_argument(
+        "--curriculum-fraction",
+        type=float,
+        default=d.curriculum_fraction,
+        help="fraction of the steps over which the SNR range moves from --snr-start to --snr (0: none)",
+    )
+    p.add_argument("--val-micrographs", type=int, default=d.val_micrographs, help="validation micrographs")
+    p.add_argument("--val-every", type=int, default=d.val_every, help="validate every N steps")
+    p.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="stored tensor type")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from samcryo_core.errors import SamcryoError
+    from samcryo_core.pretraining import pretrain
+
+    args = parse_args(argv)
+    try:
+        config = PretrainConfig(
+            variant=args.variant,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            warmup_steps=args.warmup_steps,
+            seed=args.seed,
+            threads=args.threads,
+            max_minutes=args.max_minutes,
+            micrograph_size=args.micrograph_size,
+            snr=tuple(args.snr),
+            snr_start=tuple(args.snr_start),
+            curriculum_fraction=args.curriculum_fraction,
+            val_micrographs=args.val_micrographs,
+            val_every=args.val_every,
+        )
+        result = pretrain(
+            config, args.out, dtype=args.dtype, progress=lambda line: print(line, file=sys.stderr, flush=True)
+        )
+    except SamcryoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {result.out_path} (sha256 {result.sha256}); best step {result.best_step}, "
+        f"validation {result.best_val}; {result.steps_done} steps in {result.seconds / 60:.1f} min"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
