@@ -60,12 +60,11 @@ def test_changed_picking_option_recomputes_every_micrograph(log_run, tmp_path):
     assert after != before
 
 
-@pytest.mark.xfail(strict=True, reason="segment skips existing probability maps without checking "
-                   "which model made them (inference/segment.py, probability_complete); see "
-                   "docs/reliability.md 'Known limits'")
 def test_new_prompt_file_recomputes_probability_maps(tmp_path):
     """Switching ``prompt_file`` to another trained prompt makes Snakemake rerun segment; the maps
-    already on disk come from the old prompt and must be recomputed with the new one."""
+    already on disk come from the old prompt and must be recomputed with the new one (the segment
+    rule drops maps older than the prompt or made with other settings:
+    ``samcryo_core.workflow.invalidate``)."""
     import mrcfile
     import numpy as np
 
