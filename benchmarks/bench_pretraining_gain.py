@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -251,9 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                 "f1_random": cell["random"]["f1_at_0_5"],
                 "gain_f1_at_0_5": round(cell["pretrained"]["f1_at_0_5"] - cell["random"]["f1_at_0_5"], 4),
             }
-    result = {
-        "what": "few-shot particle picking on demo-like simulated micrographs, frozen pre-trained vs frozen "
-        "random-init cpu_small backbone",
+    section = {
         "data": {
             "protein": "demo: 160 A, simulator type_seed 0 (not seen in pre-training)",
             "pixel_size_A": 4.0,
@@ -264,21 +263,34 @@ def main(argv: list[str] | None = None) -> int:
             "unseen": args.n_test,
             "seed": args.seed,
         },
-        "scoring": "samcryo extract_particles (demo defaults) + Hungarian matching within 0.5 x 40 px, "
-        "pooled over the unseen micrographs",
-        "weights": {
-            "file": WEIGHTS.name,
-            "sha256": sha,
-            "selected_step": meta.get("selected_step"),
-            "train_seconds": meta.get("train_seconds"),
-        },
-        "threads": args.threads,
-        "torch_threads": torch.get_num_threads(),
+        "epochs": args.epochs,
         "gain": gain,
         "runs": rows,
-        "total_seconds": round(time.perf_counter() - t0, 1),
-        "note": "2-core machine shared with other jobs: times are upper bounds for an idle laptop",
+        "seconds": round(time.perf_counter() - t0, 1),
+        "load_average_at_end": list(os.getloadavg()),
     }
+    # One file for all SNRs: a run at another SNR adds its section, a rerun replaces its own.
+    result = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    if result.get("weights", {}).get("sha256") != sha:
+        result = {}  # results of other weights are not comparable
+    result.update(
+        {
+            "what": "few-shot particle picking on demo-like simulated micrographs, frozen pre-trained vs "
+            "frozen random-init cpu_small backbone (same prompt recipe, same data)",
+            "scoring": "samcryo extract_particles (demo defaults) + Hungarian matching within 0.5 x 40 px, "
+            "pooled over the unseen micrographs",
+            "weights": {
+                "file": WEIGHTS.name,
+                "sha256": sha,
+                "selected_step": meta.get("selected_step"),
+                "train_seconds": meta.get("train_seconds"),
+            },
+            "threads": args.threads,
+            "note": "2-core machine shared with other jobs (see load averages): times are upper bounds "
+            "for an idle laptop",
+        }
+    )
+    result.setdefault("by_snr", {})[f"{args.snr:g}"] = section
     atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(gain, indent=2))
     return 0

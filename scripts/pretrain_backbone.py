@@ -77,6 +77,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--val-micrographs", type=int, default=d.val_micrographs, help="validation micrographs")
     p.add_argument("--val-every", type=int, default=d.val_every, help="validate every N steps")
+    p.add_argument(
+        "--init-from", type=Path, default=None, help="continue from this exported backbone (a later stage)"
+    )
     p.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="stored tensor type")
     return p.parse_args(argv)
 
@@ -104,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
             val_every=args.val_every,
         )
         result = pretrain(
-            config, args.out, dtype=args.dtype, progress=lambda line: print(line, file=sys.stderr, flush=True)
+            config,
+            args.out,
+            dtype=args.dtype,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+            init_from=args.init_from,
         )
     except SamcryoError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -109,8 +109,8 @@ class PretrainConfig:
     types_per_micrograph: tuple[int, int] = (1, 3)
     n_particles: tuple[int, int] = (30, 130)
     touching_fraction: tuple[float, float] = (0.0, 0.2)
-    snr: tuple[float, float] = (0.008, 0.05)
-    snr_start: tuple[float, float] = (0.05, 0.2)
+    snr: tuple[float, float] = (0.03, 0.3)
+    snr_start: tuple[float, float] = (0.1, 0.5)
     curriculum_fraction: float = 0.5
     defocus_um: tuple[float, float] = (0.8, 3.5)
     dose_e_per_A2: tuple[float, float] = (25.0, 60.0)
@@ -119,7 +119,7 @@ class PretrainConfig:
     junk: bool = True
     val_micrographs: int = 6
     val_every: int = 50
-    val_snr: float = 0.01
+    val_snr: float = 0.1
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

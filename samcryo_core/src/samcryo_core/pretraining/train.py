@@ -137,11 +137,14 @@ def pretrain(
     dtype: str = "float16",
     progress: Callable[[str], None] | None = print,
     log_every: int = 5,
+    init_from: str | Path | None = None,
 ) -> PretrainResult:
     """Run the recipe and export the best backbone to ``out_path`` (plus ``.json``/``.sha256``).
 
-    Returns a :class:`PretrainResult`; ``sha256`` is None only if no validation ran (then the
-    final weights are exported).
+    ``init_from``: continue from an exported backbone (a later stage of a staged run; use another
+    ``config.seed`` so the stage sees new micrographs). Its sha256 and record go into the new
+    JSON under ``init_from``. Returns a :class:`PretrainResult`; ``sha256`` is None only if no
+    validation ran (then the final weights are exported).
     """
     import torch
 
@@ -150,6 +153,19 @@ def pretrain(
     say = progress or (lambda _line: None)
     torch.set_num_threads(int(config.threads))
     model = build_trainable_model(config.variant, config.seed, config.template_init)
+    extra: dict = {}
+    if init_from is not None:
+        from samcryo_core.model.loading import load_sam_weights, sha256_file
+        from samcryo_core.pretraining.export import read_backbone_metadata
+
+        load_sam_weights(model.sam, init_from, variant=config.variant)
+        parent = {k: v for k, v in read_backbone_metadata(init_from).items() if k != "history"}
+        extra["init_from"] = {
+            "file": Path(init_from).name,
+            "sha256": sha256_file(init_from),
+            "record": parent,
+        }
+        say(f"continuing from {init_from} (step {parent.get('selected_step')} of its run)")
     S, M = model.img_size, model.mask_size
     params = model.trainable_parameters()
     n_train = sum(p.numel() for p in params)
@@ -193,7 +209,7 @@ def pretrain(
             sha = export_backbone(
                 model.sam,
                 out_path,
-                _metadata(config, dtype, history, best_step, best_val, time.perf_counter() - t0, step),
+                _metadata(extra, config, dtype, history, best_step, best_val, time.perf_counter() - t0, step),
                 dtype,
             )
             mark = " * saved"
@@ -238,7 +254,10 @@ def pretrain(
     seconds = time.perf_counter() - t0
     if not val:
         sha = export_backbone(
-            model.sam, out_path, _metadata(config, dtype, history, steps_done, {}, seconds, steps_done), dtype
+            model.sam,
+            out_path,
+            _metadata(extra, config, dtype, history, steps_done, {}, seconds, steps_done),
+            dtype,
         )
         best_step = steps_done
     else:
@@ -249,6 +268,7 @@ def pretrain(
 
 
 def _metadata(
+    extra: dict,
     config: PretrainConfig,
     dtype: str,
     history: list[dict],
@@ -263,6 +283,7 @@ def _metadata(
     return {
         "variant": config.variant,
         "kind": "samcryo pre-trained backbone (simulated micrographs)",
+        **extra,
         "trained_modules": list(TRAINED_MODULES),
         "prompt_used_in_pretraining": "none (fixed 8 x 8 grid of positive points)",
         "demo_particle_excluded": {
