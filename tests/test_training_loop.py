@@ -9,7 +9,7 @@ import pytest
 import starfile
 import torch
 
-from samcryo_core.errors import ConfigError, InputError
+from samcryo_core.errors import InputError
 from samcryo_core.model import PromptedSam
 from samcryo_core.training.dataset import (
     Example,
@@ -167,12 +167,21 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, examples):
     np.testing.assert_array_equal(log["train_loss"], ref_log["train_loss"])
 
 
-def test_resume_refuses_a_different_run(tmp_path, examples):
+def test_resume_state_of_a_different_run_is_replaced_not_continued(tmp_path, examples, caplog):
+    """A changed set-up (here lr) trains from the start: the old run's epochs are not continued."""
     train, val = _sets(examples)
     out = tmp_path / "p.pt"
     train_prompt(_model("prefix"), train, val, epochs=1, lr=1e-3, out_path=out, seed=0, progress=None)
-    with pytest.raises(ConfigError, match="different training run"):
-        train_prompt(_model("prefix"), train, val, epochs=2, lr=5e-4, out_path=out, seed=0, progress=None)
+    fresh_out = tmp_path / "fresh" / "p.pt"
+    train_prompt(_model("prefix"), train, val, epochs=2, lr=5e-4, out_path=fresh_out, seed=0, progress=None)
+    with caplog.at_level("WARNING"):
+        changed = train_prompt(_model("prefix"), train, val, epochs=2, lr=5e-4, out_path=out, seed=0,
+                               progress=None)
+    assert "different training run" in caplog.text
+    assert changed.resumed_from_epoch == 0
+    (a, meta), (b, _) = read_prompt_file(out), read_prompt_file(fresh_out)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert meta["training"]["resumed_from_epoch"] == 0
 
 
 def test_augmentation_applies_the_same_transform_to_image_and_mask():

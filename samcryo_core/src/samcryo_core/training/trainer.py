@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import pickle
 import time
@@ -238,6 +239,7 @@ def train_prompt(
     best_epoch = 0
     best_state: dict = {}  # CPU copy of the best epoch's trainable tensors
     torch.manual_seed(seed)
+    state = None
     if resume and last_path.is_file():
         try:
             state = torch.load(last_path, map_location="cpu", weights_only=True)
@@ -249,11 +251,14 @@ def train_prompt(
                 f"delete {last_path} to train from the start, or use --no-resume",
             ) from exc
         if state.get("fingerprint") != fingerprint:
-            raise ConfigError(
-                "train",
-                f"{last_path} belongs to a different training run (other data, prompt, lr, seed or base)",
-                f"delete {last_path} (and {out_path}) to start again, or use --no-resume",
+            # A resume state of other data, prompt, lr, seed or base cannot be continued: the user
+            # changed the training set-up (Snakemake reruns train for exactly that), so start again.
+            logging.getLogger(__name__).warning(
+                "%s belongs to a different training run (other data, prompt, lr, seed or base): "
+                "training from the start and replacing it", last_path,
             )
+            state = None
+    if state is not None:
         model.load_trainable_state_dict(state["trainable"])
         model.to(device)
         optimizer.load_state_dict(state["optimizer"])
