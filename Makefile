@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup demo test test-fast lint clean-demo
+.PHONY: setup demo test test-fast lint bench bench-quick clean-demo
 
 setup:
 	@SAMCRYO_VENV=$(VENV) bash scripts/setup.sh
@@ -22,6 +22,13 @@ test: setup
 ## test-fast: skip tests marked slow (for quick local iterations)
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" tests
+
+## bench: every benchmark (accuracy vs LoG/Topaz, stages, DAG, load); results in benchmarks/results/
+bench: setup
+	bash benchmarks/run_all.sh
+
+bench-quick: setup
+	QUICK=1 bash benchmarks/run_all.sh
 
 lint: setup
 	$(BIN)/ruff check .
