@@ -38,7 +38,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "samcryo_core/src/samcryo_core/weights/cpu_small_backbone.pt"
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def demo_data(cache: Path, n_train: int, n_test: int, snr: float, seed: int) -> tuple[Path, Path]:
@@ -200,6 +200,23 @@ def run_one(
     return row
 
 
+def gain_table(rows: list[dict]) -> dict:
+    """F1 at threshold 0.5 of pre-trained vs random backbone, per prompt with both."""
+    gain = {}
+    for prompt in dict.fromkeys(r["prompt"] for r in rows):
+        cell = {r["backbone"]: r for r in rows if r["prompt"] == prompt}
+        if {"pretrained", "random"} <= set(cell):
+            p, r = cell["pretrained"], cell["random"]
+            gain[prompt] = {
+                "f1_pretrained": p["f1_at_0_5"],
+                "f1_random": r["f1_at_0_5"],
+                "gain_f1_at_0_5": round(p["f1_at_0_5"] - r["f1_at_0_5"], 4),
+                "f1_best_threshold_pretrained": p["f1_best_threshold"],
+                "f1_best_threshold_random": r["f1_best_threshold"],
+            }
+    return gain
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -224,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         help="JSON {prompt: lr}; a prompt not listed uses its config default",
     )
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--section", default=None, help="key of this setting in the JSON (default: the SNR)")
     p.add_argument("--no-curve", dest="curve", action="store_false", help="skip per-epoch unseen F1")
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "samcryo_bench_pretraining")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/pretraining_gain.json")
@@ -243,15 +261,6 @@ def main(argv: list[str] | None = None) -> int:
         for prompt in args.prompts:
             for backbone in args.backbones:
                 rows.append(run_one(backbone, prompt, args, train_dir, unseen, sha, Path(work)))
-    gain = {}
-    for prompt in args.prompts:
-        cell = {r["backbone"]: r for r in rows if r["prompt"] == prompt}
-        if {"pretrained", "random"} <= set(cell):
-            gain[prompt] = {
-                "f1_pretrained": cell["pretrained"]["f1_at_0_5"],
-                "f1_random": cell["random"]["f1_at_0_5"],
-                "gain_f1_at_0_5": round(cell["pretrained"]["f1_at_0_5"] - cell["random"]["f1_at_0_5"], 4),
-            }
     section = {
         "data": {
             "protein": "demo: 160 A, simulator type_seed 0 (not seen in pre-training)",
@@ -264,7 +273,6 @@ def main(argv: list[str] | None = None) -> int:
             "seed": args.seed,
         },
         "epochs": args.epochs,
-        "gain": gain,
         "runs": rows,
         "seconds": round(time.perf_counter() - t0, 1),
         "load_average_at_end": list(os.getloadavg()),
@@ -290,7 +298,14 @@ def main(argv: list[str] | None = None) -> int:
             "for an idle laptop",
         }
     )
-    result.setdefault("by_snr", {})[f"{args.snr:g}"] = section
+    # Runs of other prompts at this SNR (earlier invocations) are kept; the same cells are replaced.
+    key = args.section or f"{args.snr:g}"
+    previous = result.setdefault("by_snr", {}).get(key, {})
+    done = {(r["backbone"], r["prompt"]) for r in rows}
+    rows = [r for r in previous.get("runs", []) if (r["backbone"], r["prompt"]) not in done] + rows
+    section["runs"] = rows
+    section["gain"] = gain = gain_table(rows)
+    result["by_snr"][key] = section
     atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(gain, indent=2))
     return 0

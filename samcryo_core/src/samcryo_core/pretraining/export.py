@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import platform
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,8 @@ def export_backbone(sam: Any, path: str | Path, metadata: dict, dtype: str = "fl
     }
     atomic_write_text(meta_path, json.dumps(record, indent=2, sort_keys=False) + "\n")
     atomic_write_text(sha_path, f"{digest}  {path.name}\n")
+    for p in (path, meta_path, sha_path):  # temporary files are private (0600); these are for everyone
+        os.chmod(p, 0o644)
     return digest
 
 
