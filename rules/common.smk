@@ -10,6 +10,7 @@
 # and the helpers below. All model and data logic lives in samcryo_core; the rules only call
 # `samcryo <subcommand>`.
 
+import json
 import os
 import sys
 import shlex
@@ -91,8 +92,14 @@ def model_args():
     """
     ckpt = config["model"].get("checkpoint")
     return " ".join(filter(None, [
-        f"--variant {VARIANT}", opt("--checkpoint", ckpt), f"--device {config['device']}",
-        f"--seed {config['train']['seed']}"]))
+        f"--variant {VARIANT}", opt("--checkpoint", ckpt), opt("--sha256", config["model"].get("sha256")),
+        f"--device {config['device']}", f"--seed {config['train']['seed']}"]))
+
+
+def prompt_config_args():
+    """--prompt-config JSON for train: the options of the configured prompt type, if any."""
+    options = (config["model"].get("prompt_config") or {}).get(PROMPT) or {}
+    return opt("--prompt-config", json.dumps(options, sort_keys=True)) if options else ""
 
 
 if LAYOUT.uses_sam and not config["model"].get("checkpoint"):

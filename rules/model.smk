@@ -16,6 +16,7 @@ rule train:
         labels=q(config["train"]["truth_dir"]),
         extra=" ".join(filter(None, [
             f"--prompt {PROMPT}",
+            prompt_config_args(),
             f"--epochs {config['train']['epochs']}",
             f"--batch-size {config['train']['batch_size']}",
             opt("--lr", config["train"].get("lr")),

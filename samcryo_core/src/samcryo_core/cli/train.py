@@ -16,11 +16,23 @@ to ``--out``; ``<out>.last.pt`` lets an interrupted run continue when the comman
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 
 PROMPT_TYPES = ("head", "prefix", "encoder", "finetune")
 DEFAULT_EPOCHS = 50
+
+
+def _json_object(text: str) -> dict:
+    """argparse type: a JSON object (the prompt's options)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc.msg}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object ({{...}}), got {text!r}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-augment", action="store_true", help="no flips/90-degree rotations")
     parser.add_argument("--no-resume", action="store_true", help="ignore an existing <out>.last.pt")
     parser.add_argument(
+        "--prompt-config", type=_json_object, default=None, metavar="JSON",
+        help='options of the prompt type as a JSON object, e.g. \'{"down_channels": [8, 8, 8]}\' '
+        "(docs/prompts.md); stored in the prompt file so segment rebuilds the same prompt",
+    )
+    parser.add_argument(
         "--clip-percentiles",
         type=float,
         nargs=2,
@@ -84,7 +101,10 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     device = resolve_device(args.device)
     pairs = match_labels(args.images, args.labels, args.labels_dir)
-    model = build_base_model(args.variant, args.prompt, args.checkpoint, sha256=args.sha256, seed=args.seed)
+    model = build_base_model(
+        args.variant, args.prompt, args.checkpoint, sha256=args.sha256, prompt_config=args.prompt_config,
+        seed=args.seed,
+    )
     base = base_sha256(args.checkpoint, args.sha256)
     norm: dict = {}
     if args.clip_percentiles is not None:
