@@ -2,14 +2,18 @@
 """Pre-train samcryo's CPU backbone (``cpu_small``) on simulated micrographs and export it.
 
 The recipe lives in ``samcryo_core.pretraining`` (docs/demo_backbone.md); this is its command
-line. The shipped weights were made with
+line. The shipped weights were made in two stages (the second continues from the first on new
+micrographs; stage 1 is the defaults):
 
-    .venv/bin/python scripts/pretrain_backbone.py \\
-        --out samcryo_core/src/samcryo_core/weights/cpu_small_backbone.pt
+    .venv/bin/python scripts/pretrain_backbone.py --out /tmp/stage1.pt
+    .venv/bin/python scripts/pretrain_backbone.py \
+        --out samcryo_core/src/samcryo_core/weights/cpu_small_backbone.pt \
+        --init-from /tmp/stage1.pt --seed 1 --steps 1200 --lr 1e-3 --warmup-steps 20 \
+        --curriculum-fraction 0 --val-every 100 --max-minutes 20
 
-(the defaults), which writes ``cpu_small_backbone.pt`` (a plain SAM state dict), ``.json``
-(recipe, training history, validation metrics, sha256) and ``.sha256``. Deterministic for a
-given ``--seed`` and ``--steps`` (``--max-minutes`` stops early and so depends on the machine).
+Each writes the weights (a plain SAM state dict), ``<stem>.json`` (recipe, training history,
+validation metrics, sha256, the parent stage) and ``<stem>.sha256``. Deterministic for a given
+``--seed`` and ``--steps``; ``--max-minutes`` stops early and so depends on the machine's speed.
 Progress goes to stderr, one line every few steps plus every validation.
 """
 
