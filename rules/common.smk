@@ -29,7 +29,7 @@ with open(os.path.join(workflow.basedir, "schemas", "config.schema.yaml"), encod
 validate_schema(config, _SCHEMA)
 validate(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
 
-LAYOUT = check_config(config)
+LAYOUT = check_config(config)  # also resolves model.checkpoint: samcryo:<shipped file>
 PROMPT = LAYOUT.prompt
 VARIANT = LAYOUT.variant
 MODEL_SIZE = LAYOUT.model_size

@@ -11,8 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_demo_config_uses_the_shipped_backbone_and_its_sha256():
+    from samcryo_core.weights import resolve_checkpoint
+
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-    ckpt = ROOT / cfg["model"]["checkpoint"]
+    ckpt = Path(resolve_checkpoint(cfg["model"]["checkpoint"]))
+    assert ckpt.is_absolute()
     assert ckpt.is_file(), f"config.yaml model.checkpoint {ckpt} does not exist"
     meta = json.loads(ckpt.with_suffix(".json").read_text())
     assert cfg["model"]["sha256"] == meta["sha256"], "config.yaml model.sha256 is not the shipped backbone's"
@@ -28,3 +31,15 @@ def test_prompt_config_sections_build_their_prompts():
         for key, value in (options or {}).items():
             got = getattr(model.prompt.config, key)
             assert list(got) == list(value) if isinstance(value, list) else got == value
+
+
+def test_unknown_shipped_name_is_a_config_error():
+    import pytest
+
+    from samcryo_core.errors import ConfigError
+    from samcryo_core.weights import resolve_checkpoint
+
+    with pytest.raises(ConfigError, match="model.checkpoint"):
+        resolve_checkpoint("samcryo:../../etc/passwd")
+    assert resolve_checkpoint("/data/sam_vit_h_4b8939.pth") == "/data/sam_vit_h_4b8939.pth"
+    assert resolve_checkpoint(None) is None

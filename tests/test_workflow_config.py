@@ -79,7 +79,7 @@ def test_all_schema_problems_are_reported_together():
 def test_official_variant_without_checkpoint_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _touch_demo_inputs(tmp_path)
-    cfg = _config(model__variant="vit_b")
+    cfg = _config(model__variant="vit_b", model__checkpoint=None)
     validate_schema(cfg, SCHEMA)
     with pytest.raises(ConfigError) as exc:
         check_config(cfg)
@@ -142,7 +142,7 @@ def test_dry_run_of_the_demo_config_lists_ingest_and_normalize_per_chunk(tmp_pat
     for aggregate in ("ingest_rejections", "export", "evaluate", "report", "all"):
         assert counts[aggregate] == 1
     assert "pick_log" not in counts
-    assert "random weights" in proc.stderr.lower() or "RANDOM" in proc.stderr
+    assert "RANDOM" not in proc.stderr  # the demo config uses the shipped, pre-trained backbone
 
 
 @pytest.mark.slow

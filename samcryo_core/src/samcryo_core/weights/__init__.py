@@ -27,6 +27,27 @@ WEIGHTS_DIR = Path(__file__).resolve().parent
 CPU_SMALL_BACKBONE = WEIGHTS_DIR / "cpu_small_backbone.pt"
 
 
+SHIPPED_PREFIX = "samcryo:"
+
+
+def resolve_checkpoint(value: str | None) -> str | None:
+    """Turn ``samcryo:<file>`` (a weights file shipped in this package) into its absolute path.
+
+    Why: a config must name the shipped backbone in a way that works from any working directory
+    (Snakemake runs with ``-d`` in a RELION project folder, or from another clone); a path
+    relative to the repository would not. Any other value is returned unchanged.
+    """
+    if value is None or not str(value).startswith(SHIPPED_PREFIX):
+        return value
+    name = str(value)[len(SHIPPED_PREFIX):]
+    if not name or "/" in name or name.startswith("."):
+        raise ConfigError(
+            "model.checkpoint", f"'{value}' does not name a file shipped in samcryo_core",
+            f"use {SHIPPED_PREFIX}{CPU_SMALL_BACKBONE.name} or a path",
+        )
+    return str(WEIGHTS_DIR / name)
+
+
 def backbone_metadata(path: str | Path = CPU_SMALL_BACKBONE) -> dict:
     """The JSON record written beside a backbone file by the pre-training export."""
     meta = Path(path).with_suffix(".json")

@@ -132,9 +132,16 @@ def model_size(variant: str) -> int:
 def check_config(config: dict) -> Layout:
     """Checks beyond the schema (files exist, combinations make sense); returns the layout.
 
+    ``model.checkpoint: samcryo:<file>`` (a weights file shipped inside samcryo_core, such as the
+    demo's backbone) is replaced by its absolute path here, so the rules see a real path whatever
+    the working directory.
+
     Raises:
         ConfigError: naming the first offending key.
     """
+    from samcryo_core.weights import resolve_checkpoint
+
+    config["model"]["checkpoint"] = resolve_checkpoint(config["model"].get("checkpoint"))
     prompt = config["prompt"]
     variant = config["model"]["variant"]
     uses_sam = prompt != "log"
