@@ -22,6 +22,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
@@ -30,22 +31,15 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
 from samcryo_core.io.atomic import atomic_write_text  # noqa: E402
 from samcryo_core.io.micrograph import read_micrograph  # noqa: E402
 from samcryo_core.io.mrc_write import write_mrc  # noqa: E402
 from samcryo_core.preprocess.normalize import normalize_micrograph  # noqa: E402
 
 H, W, MODEL_SIZE, PIXEL_SIZE = 4092, 5760, 1024, 0.83
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _make_input(path: Path) -> None:
@@ -98,7 +92,7 @@ def main() -> int:
         "write_outputs_runs_s": write_s,
         "target_s": 1.0,
         "machine": {
-            "cpu": _cpu_model(),
+            "cpu": common.cpu_model(),
             "logical_cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),

@@ -104,36 +104,19 @@ def workspace(tmp_path_factory):
     return {"tmp": tmp, "images": images, "raw": raw, "manifest": manifest, "rows": rows}
 
 
+def _train_args(workspace, out) -> list[str]:
+    """The `samcryo train` command of this module's prompt (reruns must repeat it exactly)."""
+    return [
+        "train", "--prompt", "prefix", "--variant", "tiny", "--images", *workspace["images"],
+        "--labels-dir", str(workspace["raw"]), "--diameter-px", "24", "--epochs", "2", "--lr", "1e-3",
+        "--seed", "3", "--device", "cpu", "--out", str(out), "--threads", "1",
+    ]
+
+
 @pytest.fixture(scope="module")
 def prompt_file(workspace):
     out = workspace["tmp"] / "prompts" / "prefix.pt"
-    rc = main(
-        [
-            "train",
-            "--prompt",
-            "prefix",
-            "--variant",
-            "tiny",
-            "--images",
-            *workspace["images"],
-            "--labels-dir",
-            str(workspace["raw"]),
-            "--diameter-px",
-            "24",
-            "--epochs",
-            "2",
-            "--lr",
-            "1e-3",
-            "--seed",
-            "3",
-            "--device",
-            "cpu",
-            "--out",
-            str(out),
-            "--threads",
-            "1",
-        ]
-    )
+    rc = main(_train_args(workspace, out))
     assert rc == 0
     return out
 
@@ -144,33 +127,7 @@ def test_train_cli_writes_prompt_log_and_resume_state(workspace, prompt_file, ca
     log = pd.read_csv(prompt_file.with_name("prefix.log.csv"))
     assert list(log["epoch"]) == [1, 2]
     # Rerunning the finished command resumes and trains nothing more.
-    rc = main(
-        [
-            "train",
-            "--prompt",
-            "prefix",
-            "--variant",
-            "tiny",
-            "--images",
-            *workspace["images"],
-            "--labels-dir",
-            str(workspace["raw"]),
-            "--diameter-px",
-            "24",
-            "--epochs",
-            "2",
-            "--lr",
-            "1e-3",
-            "--seed",
-            "3",
-            "--device",
-            "cpu",
-            "--out",
-            str(prompt_file),
-            "--threads",
-            "1",
-        ]
-    )
+    rc = main(_train_args(workspace, prompt_file))
     assert rc == 0
     out = capsys.readouterr().out
     assert "resuming prefix.pt after epoch 2/2" in out
