@@ -73,7 +73,7 @@ def prompt_input(wildcards):
 
 
 def segment_fingerprint():
-    """What probability maps depend on besides files Snakemake compares by time: model and seed.
+    """What probability maps depend on besides files Snakemake compares by time: model, seed, TTA.
 
     The checkpoint's size and mtime stand in for its content (hashing GBs at every start is slow).
     """
@@ -81,7 +81,7 @@ def segment_fingerprint():
     stat = os.stat(ckpt) if ckpt and os.path.isfile(ckpt) else None
     return "|".join(str(v) for v in (
         VARIANT, ckpt, stat.st_size if stat else "", int(stat.st_mtime) if stat else "",
-        config.get("prompt_file") or "", config["train"]["seed"]))
+        config.get("prompt_file") or "", config["train"]["seed"], config["segment"]["tta"]))
 
 
 def model_args():

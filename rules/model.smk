@@ -56,6 +56,7 @@ rule segment:
         model=model_args(),
         prompt=lambda wc, input: f"--prompt-file {q(input.prompt)}" if input.prompt else "--prompt none",
         batch=config["segment"]["batch_size"],
+        tta=config["segment"]["tta"],
         names=lambda wc: " ".join(MICS_BY_CHUNK[wc.chunk]),
         norm_dir=lambda wc, input: os.path.dirname(os.path.dirname(input.manifest)),
         settings=q(segment_fingerprint()),
@@ -76,4 +77,4 @@ rule segment:
         " --inputs-dir {params.norm_dir} --newer-than {input.prompt} --names {params.names} > {log} 2>&1"
         " && samcryo segment --manifest {input.manifest} --out-dir {params.out_dir}"
         " --out {output.manifest} {params.model} {params.prompt} --batch-size {params.batch}"
-        " --threads {threads} >> {log} 2>&1"
+        " --tta {params.tta} --threads {threads} >> {log} 2>&1"

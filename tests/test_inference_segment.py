@@ -238,3 +238,23 @@ def test_random_init_base_is_rebuilt_identically(prompt_file):
     b, _ = load_model("tiny", prompt_file=prompt_file)
     sa, sb = a.state_dict(), b.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_segment_cli_tta_writes_the_averaged_map(workspace, prompt_file, tmp_path):
+    """``--tta d4`` reaches the model: the written map is the D4-averaged prediction."""
+    out_dir, out = tmp_path / "prob", tmp_path / "seg.tsv"
+    args = [
+        "segment", "--manifest", str(workspace["manifest"]), "--out-dir", str(out_dir), "--out", str(out),
+        "--variant", "tiny", "--prompt-file", str(prompt_file), "--device", "cpu", "--threads", "1",
+        "--tta", "d4",
+    ]
+    assert main(args) == 0
+    model, _ = load_model("tiny", prompt_file=prompt_file)
+    with mrcfile.open(workspace["tmp"] / "normalized" / "mic_a.mrc") as m:
+        image = m.data.astype(np.float32)
+    want = predict_probabilities(model, image[None], [128], "cpu", tta="d4")[0]
+    plain = predict_probabilities(model, image[None], [128], "cpu")[0]
+    with mrcfile.open(out_dir / "mic_a.mrc") as m:
+        got = m.data.astype(np.float32)
+    np.testing.assert_allclose(got, want, atol=2e-3)
+    assert np.abs(got - plain).max() > 2e-3

@@ -2,7 +2,7 @@
 
 ``samcryo segment --manifest NORMALIZED_CHUNK.tsv --out-dir DIR --out CHUNK.tsv --variant V
 [--checkpoint PATH] [--sha256 H] [--prompt-file P.pt | --prompt none] [--batch-size B]
-[--device auto|cpu|cuda] [--threads N]``
+[--device auto|cpu|cuda] [--threads N] [--tta none|flips|d4]``
 
 The model is built once for the whole chunk (that is why the pipeline works in chunks), then the
 chunk's ``ok`` micrographs go through it in batches (:mod:`samcryo_core.inference.segment`).
@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from samcryo_core.inference.tta import TTA_MODES  # no torch at import: --help stays fast
+
     parser.add_argument("--manifest", required=True, help="normalize chunk manifest (TSV)")
     parser.add_argument("--out-dir", required=True, help="folder for <mic>.mrc probability maps")
     parser.add_argument("--out", required=True, help="segment chunk manifest (TSV) to write")
@@ -38,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="micrographs per forward pass (default 4)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--tta",
+        default="none",
+        choices=TTA_MODES,
+        help="test-time augmentation: average logits over 4 flips or all 8 flips/rotations "
+        "(4x / 8x model time; default none)",
+    )
     parser.add_argument(
         "--seed",
         type=int,
@@ -67,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     model.to(device)
     t_load = time.perf_counter() - t0
     print(
-        f"segment: {info['variant']}/{info['prompt_type']} on {device} (loaded in {t_load:.1f}s); "
+        f"segment: {info['variant']}/{info['prompt_type']} on {device}, tta {args.tta} "
+        f"(loaded in {t_load:.1f}s); "
         f"{sum(r.get('status') == 'ok' for r in rows)} of {len(rows)} micrographs ok",
         flush=True,
     )
@@ -77,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         model,
         batch_size=args.batch_size,
         device=device,
+        tta=args.tta,
         progress=lambda line: print(f"segment: {line}", flush=True),
     )
     write_manifest(args.out, out_rows, SEGMENT_COLUMNS)

@@ -9,7 +9,8 @@ The model is loaded once per chunk by the caller; this module only streams micro
   ``img_size``, so resizing shows the model particles at the pixel scale it was trained on,
   whereas tiles would show them larger than in training;
 * runs the model on batches of ``batch_size`` under ``torch.inference_mode`` (plus autocast on
-  CUDA), while a background thread reads the next batch;
+  CUDA), while a background thread reads the next batch; with ``tta`` it averages the logits over
+  flipped / rotated copies (:mod:`samcryo_core.inference.tta`);
 * upsamples the ``S/4`` logits bilinearly to the normalized frame's size (so the sidecar applies
   to the probability map unchanged), applies the sigmoid and writes ``DIR/<mic>.mrc`` as float16
   MRC atomically, with the normalized pixel size in the header;
@@ -152,18 +153,23 @@ def _row(row: dict, status: str, reason: str = "", probability: str = "") -> dic
     }
 
 
-def predict_probabilities(model: Any, images: np.ndarray, sizes: list[int], device: str) -> list[np.ndarray]:
+def predict_probabilities(
+    model: Any, images: np.ndarray, sizes: list[int], device: str, tta: str = "none"
+) -> list[np.ndarray]:
     """Run ``model`` on ``images [B,S,S]``; return one sigmoid probability map per requested size.
 
     Logits are upsampled (bilinear, ``align_corners=False``: pixel centres map as in the frame
-    sidecar) before the sigmoid, as SAM does, so edges stay sharp.
+    sidecar) before the sigmoid, as SAM does, so edges stay sharp. ``tta`` (``none``, ``flips``,
+    ``d4``) averages the logits over that many orientations first.
     """
     import torch
     import torch.nn.functional as F
 
+    from samcryo_core.inference.tta import tta_logits
+
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None].to(device)
     with torch.inference_mode(), autocast_context(device):
-        logits = model(x)
+        logits = tta_logits(model, x, tta)
     logits = logits.float()
     out = []
     for i, size in enumerate(sizes):
@@ -185,12 +191,18 @@ def segment_chunk(
     *,
     batch_size: int = 4,
     device: str = "cpu",
+    tta: str = "none",
     progress: Callable[[str], None] | None = None,
 ) -> tuple[list[dict], SegmentStats]:
     """Segment the ``ok`` rows of a normalize manifest chunk; return segment-manifest rows + stats.
 
+    ``tta`` is the test-time augmentation mode (:data:`samcryo_core.inference.tta.TTA_MODES`).
+
     Output rows keep the input order and have exactly :data:`SEGMENT_COLUMNS`.
     """
+    from samcryo_core.inference.tta import check_mode
+
+    check_mode(tta)
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -232,7 +244,7 @@ def segment_chunk(
                     results[i] = _row(row, REJECTED, reason)
                     stats.failed += 1
             if good:
-                _run_batch(model, good, device, results, stats)
+                _run_batch(model, good, device, tta, results, stats)
             if progress is not None:
                 done = stats.segmented + stats.failed
                 progress(f"batch {b + 1}/{len(batches)}: {done}/{len(todo)} micrographs")
@@ -248,14 +260,14 @@ def _sidecar_size(row: dict) -> int | None:
 
 
 def _run_batch(
-    model: Any, good: list[tuple[int, _Item]], device: str, results: dict, stats: SegmentStats
+    model: Any, good: list[tuple[int, _Item]], device: str, tta: str, results: dict, stats: SegmentStats
 ) -> None:
     """Predict a batch; if the batch as a whole fails, retry one by one so only the culprit is rejected."""
     images = np.stack([it.image for _, it in good])
     sizes = [it.mapping.model_size for _, it in good]
     t0 = time.perf_counter()
     try:
-        probs = predict_probabilities(model, images, sizes, device)
+        probs = predict_probabilities(model, images, sizes, device, tta)
     except Exception as exc:  # e.g. out of memory for the batch
         if len(good) == 1:
             i, it = good[0]
@@ -264,7 +276,7 @@ def _run_batch(
             return
         log.warning("batch of %d failed (%s); retrying one micrograph at a time", len(good), _reason(exc))
         for one in good:
-            _run_batch(model, [one], device, results, stats)
+            _run_batch(model, [one], device, tta, results, stats)
         return
     stats.model_s += time.perf_counter() - t0
     stats.batch_sizes.append(len(good))
