@@ -47,13 +47,14 @@ def test_map_noise_is_unit_z_without_particles() -> None:
 
 def test_oracle_finds_particles_at_high_snr_and_chance_at_none() -> None:
     kw = dict(n=2, shape=SHAPE, n_rotations=16, dataset_seed=2, model_size=None)
-    high = bo.run_snr(5.0, **kw)
+    high = bo.run_snr(5.0, **kw, bank=4)
     low = bo.run_snr(1e-4, **kw)
     chance = bo.run_snr(bo.CHANCE_SNR, **kw)
     assert high["n_particles"] > 5
     assert high["f1_best_per_micrograph_threshold"] > 0.9
     assert high["f1_best_pooled_threshold"] > 0.9
     assert high["oracle_mean_z_at_truth"] > 5
+    assert high["bank_f1_best_per_micrograph_threshold"] > 0.9  # single projections find them too
     # No information: as good as the chance row (same layouts, no particle signal), far from high.
     assert low["f1_best_per_micrograph_threshold"] < chance["f1_best_per_micrograph_threshold"] + 0.1
     assert low["f1_best_per_micrograph_threshold"] < 0.6
@@ -71,7 +72,8 @@ def test_integrated_snr() -> None:
 
 def test_quick_cli_writes_json_and_markdown(tmp_path) -> None:
     out = tmp_path / "oracle.json"
-    assert bo.main(["--quick", "--n", "1", "--snrs", "1", "--n-rotations", "8", "--out", str(out)]) == 0
+    assert bo.main(["--quick", "--n", "1", "--snrs", "1", "--n-rotations", "8", "--bank", "0",
+                    "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert [r["snr"] for r in result["rows"]] == [1.0, bo.CHANCE_SNR]
     assert result["settings"]["model_size"] == 128 and "model_f1_best_pooled_threshold" in result["rows"][0]

