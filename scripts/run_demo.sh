@@ -6,8 +6,10 @@
 # Environment: SAMCRYO_VENV (default .venv), CORES (default 2), DEMO_TRAIN (labelled micrographs,
 # default 8), DEMO_PICK (unseen micrographs, default 10), DEMO_SNR (default 0.1: by the simulator's
 # own measure real EMPIAR-10028 micrographs look like SNR ~0.1, docs/simulator.md; 0.01 is a hard
-# stress case), DEMO_CONFIG (default config.yaml; the tests use config/test_tiny.yaml). Extra
-# arguments go to snakemake.
+# stress case), DEMO_CONFIG (default config.yaml; the tests use config/test_tiny.yaml),
+# DEMO_COMPARE (the other prompt types run after the configured one on the same data, default
+# "prefix encoder finetune none log"; empty = only the configured prompt). Extra arguments go to
+# snakemake.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${SAMCRYO_VENV:-.venv}"
@@ -16,6 +18,7 @@ CORES="${CORES:-2}"
 DEMO_TRAIN="${DEMO_TRAIN:-8}"
 DEMO_PICK="${DEMO_PICK:-10}"
 DEMO_SNR="${DEMO_SNR:-0.1}"
+DEMO_COMPARE="${DEMO_COMPARE-prefix encoder finetune none log}"
 export DEMO_CONFIG="${DEMO_CONFIG:-config.yaml}"
 say() { printf '\n== samcryo demo: %s\n' "$*"; }
 
@@ -42,7 +45,21 @@ t0=$SECONDS
 snakemake --cores "$CORES" --configfile "$DEMO_CONFIG" "$@"
 say "workflow finished in $((SECONDS - t0)) s"
 
-# 3. where things are, and the score against the truth
+# 3. every other prompt type on the same data: ingest and normalization are reused, only train /
+#    segment / extract / export / evaluate / report run again for each (results/<variant>/<prompt>).
+times="configured=$((SECONDS - t0))"  # the configured prompt (the Python below names it)
+for p in $DEMO_COMPARE; do
+  say "prompt '$p' on the same micrographs (snakemake --config prompt=$p)"
+  t1=$SECONDS
+  if snakemake --cores "$CORES" --configfile "$DEMO_CONFIG" --config "prompt=$p" "$@"; then
+    times="$times $p=$((SECONDS - t1))"
+  else  # the configured prompt's results are complete; say so and go on with the others
+    say "prompt '$p' failed (see logs/); the other results are unaffected"
+  fi
+done
+export DEMO_TIMES="$times"
+
+# 4. where things are, and the score against the truth
 python - <<'PY'
 import json
 import os
@@ -53,7 +70,8 @@ import yaml
 from samcryo_core.workflow.settings import results_dir
 
 cfg = yaml.safe_load(Path(os.environ["DEMO_CONFIG"]).read_text())
-out = Path(results_dir(cfg["prompt"], cfg["model"]["variant"]))
+variant = cfg["model"]["variant"]
+out = Path(results_dir(cfg["prompt"], variant))
 rejected = Path("results/ingest/rejected.tsv")
 n_rej = max(0, len(rejected.read_text().splitlines()) - 1) if rejected.is_file() else 0
 print(f"""
@@ -64,10 +82,21 @@ Results ({out}):
   picks (CSV)          {out}/picks/<micrograph>.csv
   QC report            {out}/qc/summary.html
   rejected inputs      {rejected} ({n_rej} rejected)""")
-ev = out / "evaluation" / "overall.json"
-if ev.is_file():
-    m = json.loads(ev.read_text())["micro"]
-    print(f"\nAgainst the simulator's truth ({ev}):\n"
-          f"  precision {m['precision']:.3f}   recall {m['recall']:.3f}   F1 {m['f1']:.3f}"
-          f"   (TP {m['tp']}, FP {m['fp']}, FN {m['fn']})")
+times: dict[str, str] = {}
+for item in os.environ["DEMO_TIMES"].split():
+    prompt, seconds = item.split("=")
+    times.setdefault(cfg["prompt"] if prompt == "configured" else prompt, seconds)
+rows = []
+for prompt, seconds in times.items():
+    ev = Path(results_dir(prompt, variant)) / "evaluation" / "overall.json"
+    if ev.is_file():
+        m = json.loads(ev.read_text())["micro"]
+        rows.append((prompt, m, seconds))
+if rows:
+    print("\nAgainst the simulator's truth on the unseen micrographs (evaluation/overall.json):")
+    print(f"  {'prompt':<10} {'precision':>9} {'recall':>7} {'F1':>6}   TP / FP / FN     time")
+    for prompt, m, seconds in rows:
+        star = "  <- config.yaml's prompt" if prompt == cfg["prompt"] else ""
+        print(f"  {prompt:<10} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f}"
+              f"   {m['tp']} / {m['fp']} / {m['fn']}   {seconds:>4} s{star}")
 PY

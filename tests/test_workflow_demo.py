@@ -31,7 +31,7 @@ def _copy_repo(dst: Path) -> Path:
 
 def _run(repo: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "DEMO_CONFIG": "config/test_tiny.yaml", "DEMO_TRAIN": "2", "DEMO_PICK": "2",
-           "SAMCRYO_VENV": ".venv", "OMP_NUM_THREADS": "1"}
+           "SAMCRYO_VENV": ".venv", "OMP_NUM_THREADS": "1", "DEMO_COMPARE": "none"}
     return subprocess.run(["bash", str(repo / "scripts/run_demo.sh")], cwd=repo, env=env,
                           capture_output=True, text=True, timeout=1200)
 
@@ -45,6 +45,11 @@ def test_demo_script_simulates_runs_and_reports_f1(tmp_path):
     assert "steps (100%) done" in out                     # Snakemake's progress lines
     assert "results/tiny/head/relion/autopick.star" in out
     assert "F1 " in out and "precision" in out
+    # the comparison table: the configured prompt, then the other prompt types asked for
+    table = out[out.index("Against the simulator's truth"):].splitlines()
+    assert table[2].split()[0] == "head" and "config.yaml's prompt" in table[2]
+    assert table[3].split()[0] == "none"
+    assert (repo / "results/tiny/none/evaluation/overall.json").is_file()
     assert (repo / "demo_data/pick/micrographs/pick_0000.mrc").is_file()
     assert (repo / "results/tiny/head/evaluation/overall.json").is_file()
 
