@@ -103,8 +103,9 @@ def pick_with_log(prep: Prepared) -> tuple[dict, dict]:
     return picks, {"pick_s_per_micrograph": (time.perf_counter() - t0) / n, "settings": "threshold_sd 2.0"}
 
 
-def samcryo_infer(prep: Prepared, model) -> tuple[dict, float]:
-    """Probability maps -> picks exactly as ``samcryo segment`` + ``samcryo extract`` do (defaults)."""
+def samcryo_infer(prep: Prepared, model, tta: str = "none") -> tuple[dict, float]:
+    """Probability maps -> picks exactly as ``samcryo segment`` + ``samcryo extract`` do (defaults;
+    ``tta`` as ``segment.tta``)."""
     from samcryo_core.inference.segment import predict_probabilities, resize_to
     from samcryo_core.particles.extraction import extract_particles
 
@@ -112,7 +113,7 @@ def samcryo_infer(prep: Prepared, model) -> tuple[dict, float]:
     picks = {}
     for name, (img, mapping) in prep.normalized.items():
         x = resize_to(img, model.img_size)[None]
-        prob = predict_probabilities(model, x, [mapping.model_size], "cpu")[0]
+        prob = predict_probabilities(model, x, [mapping.model_size], "cpu", tta=tta)[0]
         picks[name] = extract_particles(prob, mapping, diameter_px=prep.ds.diameter_px)
     return picks, (time.perf_counter() - t0) / max(1, len(picks))
 
@@ -156,7 +157,7 @@ def train_samcryo(prep: Prepared, prompt: str, n_labelled: int, epochs: int, wor
 
 
 def pick_with_samcryo(prep: Prepared, prompt: str, n_labelled: int, epochs: int, work: Path,
-                      checkpoint: Path | None, seed: int) -> tuple[dict, dict]:
+                      checkpoint: Path | None, seed: int, tta: str = "none") -> tuple[dict, dict]:
     from samcryo_core.inference.loading import load_model
 
     if prompt == "none":
@@ -164,8 +165,9 @@ def pick_with_samcryo(prep: Prepared, prompt: str, n_labelled: int, epochs: int,
         facts: dict = {"n_labelled": 0, "epochs": 0}
     else:
         model, facts = train_samcryo(prep, prompt, n_labelled, epochs, work, checkpoint, seed)
-    picks, per_mic = samcryo_infer(prep, model)
+    picks, per_mic = samcryo_infer(prep, model, tta)
     facts["pick_s_per_micrograph"] = per_mic
+    facts["tta"] = tta
     return picks, facts
 
 
@@ -306,6 +308,7 @@ def run(args: argparse.Namespace) -> dict:
                    "n_labelled": args.n_labelled, "epochs": args.epochs,
                    "fewshot_sizes": args.fewshot_sizes, "fewshot_steps": args.fewshot_steps,
                    "threads": args.threads, "seed": args.seed, "head_config": prompt_config("head"),
+                   "tta": args.tta,
                    "matching": "Hungarian, centre distance <= 0.5 x true diameter",
                    "operating_points": {"samcryo": "extract defaults (probability >= 0.5)",
                                         "log": "pick-log defaults (threshold 2 SD)",
@@ -344,7 +347,7 @@ def run(args: argparse.Namespace) -> dict:
                                                   "reason": "no labelled micrographs"})
                         continue
                     picks, facts = pick_with_samcryo(prep, picker, n_lab, args.epochs, work / "prompts",
-                                                     checkpoint, args.seed)
+                                                     checkpoint, args.seed, args.tta)
                     min_fom = None
             except Exception as exc:  # record and go on: one picker failing must not lose the others
                 result["skipped"].append({"dataset": ds.name, "picker": picker,
@@ -370,7 +373,7 @@ def run(args: argparse.Namespace) -> dict:
                     epochs = max(2, math.ceil(args.fewshot_steps / max(1, n_train)))
                     try:
                         picks, facts = pick_with_samcryo(prep, prompt, n, epochs, work / "prompts",
-                                                         checkpoint, args.seed)
+                                                         checkpoint, args.seed, args.tta)
                     except Exception as exc:
                         result["skipped"].append({"dataset": ds.name, "picker": prompt, "fewshot_n": n,
                                                   "reason": f"{type(exc).__name__}: {exc}"})
@@ -439,6 +442,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="cpu_small backbone; default: the shipped one if present, else random init")
     ap.add_argument("--topaz-dir", default=str(TOPAZ_DIR))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tta", default="none", choices=("none", "flips", "d4"),
+                    help="test-time augmentation of samcryo's pickers (config segment.tta)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-real", action="store_true", help="skip the CryoPPP 10028 set")
     ap.add_argument("--merge", action="store_true",

@@ -106,7 +106,7 @@ def test_tiny_accuracy_run(tmp_path):
         "--out-prefix", str(prefix), "--work-dir", str(tmp_path / "work"), "--snrs", "0.1",
         "--sim-size", "256", "--sim-particles", "6", "--n-test", "1", "--n-labelled", "2", "--epochs", "1",
         "--pickers", "log", "none", "prefix", "--fewshot-sizes", "1", "--fewshot-prompts", "prefix",
-        "--fewshot-datasets", "sim_snr0.1", "--fewshot-steps", "1", "--no-real",
+        "--fewshot-datasets", "sim_snr0.1", "--fewshot-steps", "1", "--no-real", "--tta", "flips",
     ])
     assert rc == 0
     result = json.loads(prefix.with_suffix(".json").read_text())
@@ -116,6 +116,7 @@ def test_tiny_accuracy_run(tmp_path):
     assert result["rows"][2]["epochs"] == 1 and result["rows"][2]["train_s"] > 0
     assert len(result["fewshot"]) == 1 and result["fewshot"][0]["n_labelled"] == 1
     assert "cpu_model" in result["machine"]
+    assert result["config"]["tta"] == "flips"
     assert prefix.with_suffix(".csv").is_file()
     assert "| sim_snr0.1 | log |" in prefix.with_suffix(".md").read_text()
 
