@@ -212,3 +212,20 @@ def test_split_and_matching(tmp_path):
         (tmp_path / name).write_text("x")
     pairs = match_labels([tmp_path / "a.mrc", tmp_path / "b.mrc"], labels_dir=tmp_path)
     assert [p[1].name for p in pairs] == ["a.star", "b_autopick.star"]
+
+
+def test_fewer_epochs_than_the_resume_state_trains_again_from_the_start(tmp_path, examples, caplog):
+    """Lowering train.epochs must give the shorter run's prompt, not keep the longer one."""
+    train, val = _sets(examples)
+    out = tmp_path / "p.pt"
+    train_prompt(_model("prefix"), train, val, epochs=3, lr=1e-3, out_path=out, seed=0, progress=None)
+    fresh_out = tmp_path / "fresh" / "p.pt"
+    train_prompt(_model("prefix"), train, val, epochs=1, lr=1e-3, out_path=fresh_out, seed=0, progress=None)
+    with caplog.at_level("WARNING"):
+        shorter = train_prompt(_model("prefix"), train, val, epochs=1, lr=1e-3, out_path=out, seed=0,
+                               progress=None)
+    assert "already past epoch 1" in caplog.text
+    assert shorter.resumed_from_epoch == 0 and len(shorter.history) == 1
+    (a, _), (b, _) = read_prompt_file(out), read_prompt_file(fresh_out)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert list(pd.read_csv(tmp_path / "p.log.csv")["epoch"]) == [1]

@@ -258,6 +258,14 @@ def train_prompt(
                 "training from the start and replacing it", last_path,
             )
             state = None
+        elif int(state["epoch"]) > epochs:
+            # Fewer epochs than the state already has (the user lowered train.epochs): continuing
+            # would keep the longer run's prompt, which is not what was asked for. Start again.
+            logging.getLogger(__name__).warning(
+                "%s is already past epoch %d (it has %d): training %d epochs from the start and "
+                "replacing it", last_path, epochs, int(state["epoch"]), epochs,
+            )
+            state = None
     if state is not None:
         model.load_trainable_state_dict(state["trainable"])
         model.to(device)
