@@ -6,7 +6,8 @@
 # Environment: SAMCRYO_VENV (default .venv), CORES (default 2), DEMO_TRAIN (labelled micrographs,
 # default 8), DEMO_PICK (unseen micrographs, default 10), DEMO_SNR (default 0.1: by the simulator's
 # own measure real EMPIAR-10028 micrographs look like SNR ~0.1, docs/simulator.md; 0.01 is a hard
-# stress case), DEMO_CONFIG (default config.yaml; the tests use config/test_tiny.yaml),
+# stress case), DEMO_DIAMETERS (particle types in Angstrom, default "130 160 190": a sample with
+# several particle sizes; config.yaml's particle.diameter_A is the middle one), DEMO_CONFIG (default config.yaml; the tests use config/test_tiny.yaml),
 # DEMO_COMPARE (the other prompt types run after the configured one on the same data, default
 # "prefix encoder finetune none log"; empty = only the configured prompt). Extra arguments go to
 # snakemake.
@@ -18,20 +19,26 @@ CORES="${CORES:-2}"
 DEMO_TRAIN="${DEMO_TRAIN:-8}"
 DEMO_PICK="${DEMO_PICK:-10}"
 DEMO_SNR="${DEMO_SNR:-0.1}"
+DEMO_DIAMETERS="${DEMO_DIAMETERS:-130 160 190}"
 DEMO_COMPARE="${DEMO_COMPARE-prefix encoder finetune none log}"
 export DEMO_CONFIG="${DEMO_CONFIG:-config.yaml}"
 say() { printf '\n== samcryo demo: %s\n' "$*"; }
 
-# 1. data: 1024 x 1024 micrographs at 4 A/px, 160 A particles, carbon edges / ice / aggregates as
+# 1. data: 1024 x 1024 micrographs at 4 A/px, particles of 130, 160 and 190 A (one random 3-D
+#    shape each, never seen by the backbone's pre-training), carbon edges / ice / aggregates as
 #    junk; fixed seeds, so every demo run sees the same data. A few seconds.
 # The data are simulated again only when these settings change (demo_data/.settings records them).
-settings="train=$DEMO_TRAIN pick=$DEMO_PICK snr=$DEMO_SNR seeds=1,2"
+settings="train=$DEMO_TRAIN pick=$DEMO_PICK snr=$DEMO_SNR diameters=$DEMO_DIAMETERS seeds=1,2"
 if [[ ! -d demo_data/train/micrographs || ! -d demo_data/pick/micrographs \
       || "$(cat demo_data/.settings 2>/dev/null)" != "$settings" ]]; then
-  say "simulating $DEMO_TRAIN labelled and $DEMO_PICK unseen micrographs (SNR $DEMO_SNR) into demo_data/"
+  say "simulating $DEMO_TRAIN labelled and $DEMO_PICK unseen micrographs (SNR $DEMO_SNR, particles $DEMO_DIAMETERS A) into demo_data/"
   rm -rf demo_data
-  samcryo simulate --out-dir demo_data/train --n "$DEMO_TRAIN" --snr "$DEMO_SNR" --seed 1 --prefix train
-  samcryo simulate --out-dir demo_data/pick --n "$DEMO_PICK" --snr "$DEMO_SNR" --seed 2 --prefix pick
+  # shellcheck disable=SC2086  # DEMO_DIAMETERS is a list of numbers
+  samcryo simulate --out-dir demo_data/train --n "$DEMO_TRAIN" --snr "$DEMO_SNR" --seed 1 --prefix train \
+    --diameters-A $DEMO_DIAMETERS
+  # shellcheck disable=SC2086
+  samcryo simulate --out-dir demo_data/pick --n "$DEMO_PICK" --snr "$DEMO_SNR" --seed 2 --prefix pick \
+    --diameters-A $DEMO_DIAMETERS
   echo "$settings" > demo_data/.settings
 else
   say "reusing demo_data/ ($settings; 'make clean-demo' simulates again)"
