@@ -160,3 +160,20 @@ def test_merge_keeps_rows_that_are_not_redone():
     assert result["fewshot"] == prev["fewshot"] and result["skipped"] == []
     assert [d["name"] for d in result["datasets"]] == ["sim_snr0.1"]
     assert result["merged_from"]["machine"] == {"cpu_model": "x"}
+
+
+def test_pretraining_gain_scores_each_particle_within_half_its_own_diameter():
+    """Mixed sizes: a pick 12 px off a 20 px particle is a miss, 12 px off a 40 px one a hit."""
+    import bench_pretraining_gain
+
+    from samcryo_core.frame import FrameMapping
+
+    mapping = FrameMapping("m", "m.mrc", (128, 128), (128, 128), 128)
+    yy, xx = np.mgrid[:128, :128]
+    prob = np.zeros((128, 128), np.float32)
+    for cx, cy in ((42, 30), (82, 90)):  # discs drawn 12 px right of the true centres below
+        prob[(xx - cx) ** 2 + (yy - cy) ** 2 <= 100] = 0.9
+    truth = pd.DataFrame({"x": [30.0, 70.0], "y": [30.0, 90.0], "diameter_px": [20.0, 40.0]})
+    unseen = [{"mapping": mapping, "truth": truth}]
+    s = bench_pretraining_gain.score([prob], unseen, diameter_px=20.0, threshold=0.5)
+    assert (s["tp"], s["fp"], s["fn"]) == (1, 1, 1)
