@@ -19,7 +19,7 @@ import yaml
 
 from samcryo_core.errors import ConfigError, InputError
 from samcryo_core.workflow.inputs import list_inputs
-from samcryo_core.workflow.settings import check_config, train_images, validate_schema
+from samcryo_core.workflow.settings import check_config, diameter_cli_args, train_images, validate_schema
 
 
 # --- config: schema first (clear one-line messages naming the key), then snakemake's validate

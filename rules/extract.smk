@@ -12,7 +12,7 @@ rule extract:
         manifest=f"{PROMPT_DIR}/picks/chunks/{{chunk}}.tsv",
     params:
         out_dir=lambda wc, output: os.path.dirname(os.path.dirname(output.manifest)),
-        diameter=f"--diameter-A {config['particle']['diameter_A']}",
+        diameter=diameter_cli_args(config),
         extra=" ".join([
             f"--threshold {config['extract']['threshold']}",
             f"--min-circularity {config['extract']['min_circularity']}",

@@ -12,7 +12,7 @@ rule pick_log:
         manifest="results/classical/log/picks/chunks/{chunk}.tsv",
     params:
         out_dir=lambda wc, output: os.path.dirname(os.path.dirname(output.manifest)),
-        diameter=f"--diameter-A {config['particle']['diameter_A']}",
+        diameter=diameter_cli_args(config),
         extra=" ".join([
             f"--threshold-sd {config['pick_log']['threshold_sd']}",
             "--diameter-range-fraction {} {}".format(*config["pick_log"]["diameter_range_fraction"]),

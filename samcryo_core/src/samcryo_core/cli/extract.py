@@ -16,13 +16,28 @@ from samcryo_core.particles.chunk import PICKS_MANIFEST_COLUMNS
 log = logging.getLogger(__name__)
 
 
+class _DiameterAction(argparse.Action):
+    """Store one diameter, or ``(smallest, largest)`` for two values (checked: positive, ordered)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from samcryo_core.particles.diameter import as_diameter
+
+        try:
+            setattr(namespace, self.dest, as_diameter(values))
+        except ValueError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+
+
 def add_diameter_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--diameter-A`` | ``--diameter-px`` (exactly one), shared by extract and pick-log."""
+    """``--diameter-A`` | ``--diameter-px`` (exactly one; one value, or the smallest and largest of
+    a sample of several sizes), shared by extract and pick-log."""
     g = parser.add_mutually_exclusive_group(required=True)
-    g.add_argument("--diameter-A", type=float, dest="diameter_A", metavar="D",
-                   help="particle diameter in Angstrom (converted with each sidecar's pixel_size_A)")
-    g.add_argument("--diameter-px", type=float, dest="diameter_px", metavar="D",
-                   help="particle diameter in original micrograph pixels")
+    g.add_argument("--diameter-A", type=float, nargs="+", action=_DiameterAction, dest="diameter_A",
+                   metavar="D", help="particle diameter in Angstrom (converted with each sidecar's "
+                   "pixel_size_A); two values = smallest and largest particle of a mixed sample")
+    g.add_argument("--diameter-px", type=float, nargs="+", action=_DiameterAction, dest="diameter_px",
+                   metavar="D", help="particle diameter in original micrograph pixels (or smallest and "
+                   "largest)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 from samcryo_core.errors import InputError, SamcryoError
 from samcryo_core.frame import FrameMapping
 from samcryo_core.manifest import OK, REJECTED
+from samcryo_core.particles.diameter import Diameter, describe, scale_diameter
 from samcryo_core.particles.picks_io import read_picks, write_picks
 
 log = logging.getLogger(__name__)
@@ -37,18 +38,19 @@ def safe_name(name: str, manifest: str | Path = "manifest") -> str:
 
 
 def resolve_diameter_px(mapping: FrameMapping, sidecar: str | Path, *,
-                        diameter_px: float | None, diameter_A: float | None) -> float:
-    """Diameter in original pixels: given directly, or Angstrom / the sidecar's ``pixel_size_A``."""
+                        diameter_px: Diameter | None, diameter_A: Diameter | None) -> Diameter:
+    """Diameter (or range) in original pixels: given directly, or Angstrom / the sidecar's
+    ``pixel_size_A``."""
     if diameter_px is not None:
-        return float(diameter_px)
+        return diameter_px
     if diameter_A is None:
         raise ValueError("one of diameter_px or diameter_A is required")
     if not mapping.pixel_size_A or mapping.pixel_size_A <= 0:
         raise InputError(sidecar, f"micrograph '{mapping.micrograph}' has no pixel size, so a diameter "
-                                  f"of {diameter_A} A cannot be converted to pixels",
+                                  f"of {describe(diameter_A, 'A')} cannot be converted to pixels",
                          "give the diameter in pixels (--diameter-px) or set pixel_size_A in the config "
                          "and rerun normalize")
-    return float(diameter_A) / float(mapping.pixel_size_A)
+    return scale_diameter(diameter_A, 1.0 / float(mapping.pixel_size_A))
 
 
 def run_picking_chunk(

@@ -11,12 +11,17 @@ The steps, each there because a real map needs it:
    particles merge into blobs at 256 x 256 (the CryoPPP 10059 masks are a well-known example);
 4. reject components whose area, relative to a disc of the particle diameter, is outside
    ``[min_area_fraction, max_area_fraction]`` or whose circularity ``4 pi A / P^2`` is below
-   ``min_circularity`` (carbon edges and ice streaks are long and thin);
+   ``min_circularity`` (carbon edges and ice streaks are long and thin). With a diameter range
+   (mixed samples, :mod:`.diameter`) the lower bound comes from the smallest disc and the upper
+   from the largest;
 5. figure of merit = mean probability inside the component, so users can re-threshold later;
 6. map the probability-weighted centroid back with ``mapping.to_original`` (separate x/y scales);
 7. drop picks within ``edge_margin_px`` of the micrograph border (original pixels);
 8. suppress duplicates closer than ``min_distance_fraction * diameter_px`` (original pixels),
-   keeping the one with the higher FOM.
+   keeping the one with the higher FOM (the smallest diameter of a range).
+
+Each pick's ``diameter_px`` is the given diameter, or with a range the diameter of a disc of the
+component's area, clipped to the range: a per-particle size a user can sort or filter by.
 
 The diameter is given in original pixels. The normalized frame may scale x and y slightly
 differently (a 5760 x 4092 K3 frame binned to whole pixels), so radius, expected area and the
@@ -35,6 +40,7 @@ from scipy import ndimage
 
 from samcryo_core.errors import InputError
 from samcryo_core.frame import FrameMapping
+from samcryo_core.particles.diameter import Diameter, describe, diameter_bounds
 from samcryo_core.particles.picks_io import PICKS_COLUMNS, empty_picks
 
 log = logging.getLogger(__name__)
@@ -93,7 +99,7 @@ def extract_particles(
     prob: np.ndarray,
     mapping: FrameMapping,
     *,
-    diameter_px: float,
+    diameter_px: Diameter,
     threshold: float = 0.5,
     min_area_fraction: float = 0.3,
     max_area_fraction: float = 2.5,
@@ -107,10 +113,12 @@ def extract_particles(
     Args:
         prob: ``[S, S]`` probabilities in the normalized frame (``S = mapping.model_size``).
         mapping: the micrograph's :class:`FrameMapping` (sidecar).
-        diameter_px: particle diameter in original pixels.
+        diameter_px: particle diameter in original pixels, or ``(smallest, largest)`` for a
+            sample of several sizes.
         threshold: probability above which (``>=``) a pixel counts as particle.
         min_area_fraction, max_area_fraction: allowed component area as a fraction of the area
-            of a disc of ``diameter_px`` (both in the normalized frame).
+            of a disc of ``diameter_px`` (both in the normalized frame; the smallest and the
+            largest disc of a range).
         min_circularity: smallest allowed ``4 pi A / P^2`` (1 for a disc).
         edge_margin_px: picks closer than this to the border (original pixels) are dropped.
         min_distance_fraction: picks closer than this times the diameter are duplicates.
@@ -127,11 +135,13 @@ def extract_particles(
         raise InputError(mapping.micrograph,
                          f"probability map has shape {prob.shape}, sidecar says {S} x {S}",
                          "rerun 'samcryo segment' with the same model_size as 'samcryo normalize'")
-    if diameter_px <= 0:
-        raise ValueError(f"diameter_px must be > 0, got {diameter_px}")
+    d_lo, d_hi = diameter_bounds(diameter_px)
+    if not 0 < d_lo <= d_hi:
+        raise ValueError(f"diameter_px must be > 0 (smallest first), got {diameter_px}")
 
-    radius = radius_normalized(mapping, diameter_px)
-    disc_area = math.pi * radius**2
+    radius = radius_normalized(mapping, d_lo)
+    area_lo = min_area_fraction * math.pi * radius**2
+    area_hi = max_area_fraction * math.pi * radius_normalized(mapping, d_hi) ** 2
     rows, cols = mapping.content_slice()
     mask = np.zeros(prob.shape, dtype=bool)
     mask[rows, cols] = np.nan_to_num(prob[rows, cols], nan=0.0) >= threshold
@@ -143,8 +153,7 @@ def extract_particles(
     n_area = n_circ = 0
     for region in regionprops(labels, intensity_image=prob):
         area = float(region.area)
-        frac = area / disc_area
-        if not (min_area_fraction <= frac <= max_area_fraction):
+        if not (area_lo <= area <= area_hi):
             n_area += 1
             continue
         circ = circularity(area, float(region.perimeter))
@@ -159,14 +168,18 @@ def extract_particles(
 
     arr = np.asarray(records, dtype=np.float64)
     x, y = mapping.to_original(arr[:, 0], arr[:, 1])
+    if d_lo == d_hi:
+        sizes = np.full(len(arr), d_lo)
+    else:  # the disc of the segmented area, in original pixels, within the expected range
+        sizes = np.clip(2.0 * np.sqrt(arr[:, 3] / math.pi) * mean_scale(mapping), d_lo, d_hi)
     picks = pd.DataFrame({
-        "x": x, "y": y, "fom": np.clip(arr[:, 2], 0.0, 1.0), "diameter_px": float(diameter_px),
+        "x": x, "y": y, "fom": np.clip(arr[:, 2], 0.0, 1.0), "diameter_px": sizes,
         "x_norm": arr[:, 0], "y_norm": arr[:, 1], "area_px": arr[:, 3],
     })
     picks = drop_near_edge(picks, mapping.original_shape, edge_margin_px)
-    picks = suppress_duplicates(picks, min_distance_fraction * float(diameter_px))
-    log.debug("%s: %d picks (%d rejected by area, %d by circularity)",
-              mapping.micrograph, len(picks), n_area, n_circ)
+    picks = suppress_duplicates(picks, min_distance_fraction * d_lo)
+    log.debug("%s: %d picks of %s (%d rejected by area, %d by circularity)",
+              mapping.micrograph, len(picks), describe(diameter_px), n_area, n_circ)
     return picks.loc[:, list(PICKS_COLUMNS)].reset_index(drop=True)
 
 

@@ -13,7 +13,8 @@ Method:
   flips it). For a dark disc of radius ``r`` the scale-normalized response
   ``sigma^2 * LoG(sigma)`` is largest at ``sigma = r / sqrt(2)`` (Lindeberg), so the image is
   filtered at ``sigma = (d / 2) / sqrt(2)`` for ``n_scales`` diameters ``d`` spanning
-  ``diameter_range_fraction`` x the expected diameter, and the maximum over scales is kept;
+  ``diameter_range_fraction`` x the expected diameter (from the smallest to the largest of a
+  diameter range, for mixed samples), and the maximum over scales is kept;
 * the response is put in standard-deviation units over the content region
   (``z = (R - mean) / std``); local maxima at least ``min_distance_fraction`` x diameter apart
   with ``z >= threshold_sd`` are picks;
@@ -36,6 +37,7 @@ from scipy import ndimage
 
 from samcryo_core.errors import InputError
 from samcryo_core.frame import FrameMapping
+from samcryo_core.particles.diameter import Diameter, diameter_bounds, typical_diameter
 from samcryo_core.particles.extraction import drop_near_edge, mean_scale, suppress_duplicates
 from samcryo_core.particles.picks_io import PICKS_COLUMNS, empty_picks
 
@@ -65,7 +67,7 @@ def pick_log(
     image: np.ndarray,
     mapping: FrameMapping,
     *,
-    diameter_px: float,
+    diameter_px: Diameter,
     threshold_sd: float = 2.0,
     diameter_range_fraction: tuple[float, float] = (0.8, 1.2),
     n_scales: int = 5,
@@ -79,12 +81,16 @@ def pick_log(
     Args:
         image: ``[S, S]`` normalized micrograph (``S = mapping.model_size``).
         mapping: its frame sidecar.
-        diameter_px: expected particle diameter in original pixels.
+        diameter_px: expected particle diameter in original pixels, or ``(smallest, largest)``
+            for a sample of several sizes (as RELION's ``--LoG_diam_min/max``).
         threshold_sd: minimum LoG response in standard deviations above the mean.
-        diameter_range_fraction: ``(lo, hi)`` fractions of ``diameter_px`` to search.
-        n_scales: number of diameters between ``lo`` and ``hi`` (1 uses ``diameter_px`` only).
+        diameter_range_fraction: ``(lo, hi)`` fractions of ``diameter_px`` to search (of the
+            smallest and the largest diameter of a range).
+        n_scales: number of diameters between ``lo`` and ``hi`` (1 uses ``diameter_px`` only, the
+            geometric mean of a range).
         edge_margin_px: picks closer than this to the border (original pixels) are dropped.
-        min_distance_fraction: minimum distance between picks as a fraction of ``diameter_px``.
+        min_distance_fraction: minimum distance between picks as a fraction of ``diameter_px``
+            (the smallest of a range).
         bright: particles are brighter than the background (e.g. already contrast-inverted).
         border_exclusion_fraction: peaks closer than this fraction of the diameter to the edge
             of the content region are dropped. The mirrored border makes the LoG respond there
@@ -105,12 +111,15 @@ def pick_log(
     lo, hi = diameter_range_fraction
     if not (0 < lo <= hi):
         raise ValueError(f"diameter_range_fraction must satisfy 0 < lo <= hi, got {diameter_range_fraction}")
-    if diameter_px <= 0:
-        raise ValueError(f"diameter_px must be > 0, got {diameter_px}")
+    d_lo, d_hi = diameter_bounds(diameter_px)
+    if not 0 < d_lo <= d_hi:
+        raise ValueError(f"diameter_px must be > 0 (smallest first), got {diameter_px}")
     scale = mean_scale(mapping)
-    d_norm = float(diameter_px) / scale
-    fractions = np.linspace(lo, hi, n_scales) if n_scales > 1 else np.array([1.0])
-    diameters_norm = d_norm * fractions
+    d_norm = d_lo / scale  # spacing and border: the smallest particle sets them
+    if n_scales > 1:
+        diameters_norm = np.linspace(lo * d_lo, hi * d_hi, n_scales) / scale
+    else:
+        diameters_norm = np.array([typical_diameter(diameter_px) / scale])
 
     rows, cols = mapping.content_slice()
     content = image[rows, cols]
@@ -144,5 +153,5 @@ def pick_log(
         "area_px": math.pi * (d_best / 2.0) ** 2,
     })
     picks = drop_near_edge(picks, mapping.original_shape, edge_margin_px)
-    picks = suppress_duplicates(picks, min_distance_fraction * float(diameter_px))
+    picks = suppress_duplicates(picks, min_distance_fraction * d_lo)
     return picks.loc[:, list(PICKS_COLUMNS)].reset_index(drop=True)

@@ -169,6 +169,7 @@ def check_config(config: dict) -> Layout:
         train_images(config)
         _require_dir(config, "train.truth_dir", "truth folder")
     _require_dir(config, "evaluate.truth_dir", "truth folder")
+    particle_diameter_A(config)
 
     size = model_size(variant)
     prompt_dir = results_dir(prompt, variant)
@@ -186,6 +187,29 @@ def check_config(config: dict) -> Layout:
         # nothing is reserved (Snakemake constrains only resources given with --resources).
         gpus=0 if device == "cpu" else 1,
     )
+
+
+def particle_diameter_A(config: dict) -> float | tuple[float, float]:
+    """``particle.diameter_A``: one diameter, or ``(smallest, largest)`` for a mixed sample.
+
+    Raises:
+        ConfigError: a range given largest first (the schema checks the rest).
+    """
+    from samcryo_core.particles.diameter import as_diameter
+
+    try:
+        return as_diameter(config["particle"]["diameter_A"])
+    except ValueError as exc:
+        raise ConfigError("particle.diameter_A", str(exc),
+                          "give one diameter, or [smallest, largest] in Angstrom") from None
+
+
+def diameter_cli_args(config: dict) -> str:
+    """``--diameter-A D`` or ``--diameter-A DMIN DMAX`` for ``samcryo extract`` / ``pick-log``."""
+    from samcryo_core.particles.diameter import diameter_bounds
+
+    lo, hi = diameter_bounds(particle_diameter_A(config))
+    return f"--diameter-A {lo:.10g}" if lo == hi else f"--diameter-A {lo:.10g} {hi:.10g}"
 
 
 def train_images(config: dict) -> list[str]:
