@@ -29,6 +29,18 @@ z-scores) tests whether knowing the 3-D structure beyond the mean projection hel
 dozen random orientations it does not (the look-elsewhere effect over templates eats the gain).
 Neither variant is a strict bound: a learned picker may marginalise over orientation better.
 
+Several particle types (``--diameters-A D1 D2 ...``, as ``samcryo simulate --diameters-A``; class
+ids 1, 2, ... in that order): one orientation-averaged template per type, one oracle filter per
+type and micrograph, and the score is the pixelwise max of the per-type z-score maps (a GLRT over
+type; the type of the max is the pick's type). Peaks are ``0.5 x`` the *smallest* diameter apart
+and the border is the simulator's margin of the smallest; each true particle is matched within
+half its *own* diameter (``match_picks`` with one distance per true particle). Per class it
+reports the recall at the chosen thresholds, how often a matched pick's type is right, the mean
+z at the true centres and the rms SKE ``d'`` (each particle's share of the whitened signal
+energy, split between particles by nearest centre: exact in total, approximate per particle
+where particles touch). The orientation bank and the model-input run take mixtures the same way
+(bank: K projections per type, max over all).
+
 Besides F1 it reports the "integrated SNR" ``snr x disc area`` and its square root (the detection
 SNR of a white-noise matched filter over a uniform disc), the exact signal-known-exactly detection
 SNR ``d'`` of each particle (its own projection and CTF, through the real coloured noise spectrum:
@@ -43,6 +55,8 @@ scale changes. Optionally the same oracle runs on the model input (``normalize_m
 
     .venv/bin/python benchmarks/bench_oracle.py            # 5 SNRs + chance x 10 micrographs, ~4 min
     .venv/bin/python benchmarks/bench_oracle.py --quick    # 2 SNRs x 2 micrographs at 256 px
+    .venv/bin/python benchmarks/bench_oracle.py --diameters-A 130 160 190 --out \
+        benchmarks/results/oracle_mixture.json               # the demo's three particle sizes
 
 Writes benchmarks/results/oracle.json and oracle.md (``--out``, ``--md``). numpy/scipy only,
 single-threaded.
@@ -81,8 +95,10 @@ DISTANCE_FRACTION = 0.5  # match radius and peak spacing, in diameters (project 
 # Data: the demo's unseen micrographs
 # --------------------------------------------------------------------------------------------
 
-def demo_params(snr: float, shape: tuple[int, int] = (1024, 1024), **overrides):
-    """The ``SimulationParams`` that ``samcryo simulate --snr SNR`` builds (CLI defaults).
+def demo_params(snr: float, shape: tuple[int, int] = (1024, 1024),
+                diameters_A: tuple[float, ...] | list[float] | None = None, **overrides):
+    """The ``SimulationParams`` that ``samcryo simulate --snr SNR [--diameters-A D ...]`` builds
+    (CLI defaults otherwise; ``diameters_A=None`` keeps the CLI's default particle type).
 
     Parsed through the CLI's own argument parser and mapped the way ``cli/simulate.run`` maps it,
     so a change of a CLI default shows up here too.
@@ -92,8 +108,11 @@ def demo_params(snr: float, shape: tuple[int, int] = (1024, 1024), **overrides):
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    a = parser.parse_args(["--out-dir", "unused", "--n", "1", "--snr", repr(float(snr)),
-                           "--shape", str(shape[0]), str(shape[1])])
+    argv = ["--out-dir", "unused", "--n", "1", "--snr", repr(float(snr)),
+            "--shape", str(shape[0]), str(shape[1])]
+    if diameters_A is not None:
+        argv += ["--diameters-A", *(repr(float(d)) for d in diameters_A)]
+    a = parser.parse_args(argv)
     kw = dict(
         shape=(a.shape[0], a.shape[1]), pixel_size_A=a.pixel_size, diameters_A=tuple(a.diameters_A),
         n_particles=a.particles_per_micrograph, snr=a.snr, defocus_um=(a.defocus_um[0], a.defocus_um[1]),
@@ -247,12 +266,13 @@ def _optics(mic, shape: tuple[int, int], bin_factor: int = 1) -> tuple[np.ndarra
     return transfer, N
 
 
-def render_bank(params, n: int, rotation_seed: int = 1) -> list[tuple[np.ndarray, int]]:
-    """``n`` single projections of the particle type at random orientations (each centred)."""
+def render_bank(params, n: int, rotation_seed: int = 1, class_index: int = 0) -> list[tuple[np.ndarray, int]]:
+    """``n`` single projections of particle type ``class_index`` (0-based) at random orientations
+    (each centred)."""
     from samcryo_core.simulate.micrograph import particle_types
     from samcryo_core.simulate.particles import add_projection, random_rotations
 
-    ptype = particle_types(params.diameters_A, params.type_seed)[0]
+    ptype = particle_types(params.diameters_A, params.type_seed)[class_index]
     d = ptype.diameter_A / params.pixel_size_A
     box = int(math.ceil(d)) * 2
     c = box // 2
@@ -266,10 +286,15 @@ def render_bank(params, n: int, rotation_seed: int = 1) -> list[tuple[np.ndarray
     return out
 
 
-def bank_score_map(mic, bank_spectra: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+def bank_score_map(mic, bank_spectra: list[np.ndarray], shape: tuple[int, int],
+                   labels: list[int] | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Max over an orientation bank of per-template matched-filter z-scores (a GLRT over
     orientation): the oracle that also knows the particle's 3-D structure, not only its mean
-    projection. ``bank_spectra`` are :func:`template_spectrum` s on the padded ``shape``."""
+    projection. ``bank_spectra`` are :func:`template_spectrum` s on the padded ``shape``.
+
+    With ``labels`` (one per template, e.g. its particle type) it returns ``(z, label map)``: the
+    label of the template that gives the max at each pixel.
+    """
     transfer, N = _optics(mic, shape)
     x = filled(mic.image, mic.junk_mask)
     x -= x[~mic.junk_mask].mean() if (~mic.junk_mask).any() else x.mean()
@@ -282,10 +307,15 @@ def bank_score_map(mic, bank_spectra: list[np.ndarray], shape: tuple[int, int]) 
     mean_N = float((w * N).sum()) / HW
     t2n = (w * transfer**2 / N).astype(np.float32)
     best = np.full((H, W), -np.inf, np.float32)
-    for T in bank_spectra:
+    label = np.zeros((H, W), np.int64) if labels is not None else None
+    for t, T in enumerate(bank_spectra):
         std = mic.noise_std * math.sqrt(float((t2n * (T.real**2 + T.imag**2)).sum()) / (HW * mean_N))
         z = -scipy.fft.irfft2(Xw * np.conj(T), s=shape)[:H, :W] / np.float32(std)
+        if label is not None:
+            label[z > best] = labels[t]  # type: ignore[index]
         np.maximum(best, z, out=best)
+    if label is not None:
+        return best.astype(np.float64), label
     return best.astype(np.float64)
 
 
@@ -313,6 +343,23 @@ def score_map(image: np.ndarray, junk: np.ndarray, filt: OracleFilter,
     out = -scipy.fft.irfft2(scipy.fft.rfft2(padded) * filt.G, s=filt.shape)[:H, :W]
     std = filt.map_noise_std if noise_std is None else noise_std
     return out / std
+
+
+def max_over_types(maps) -> tuple[np.ndarray, np.ndarray]:
+    """Pixelwise max of per-type z-score maps (a GLRT over particle type) and the 0-based type
+    index of the max (ties: the first type)."""
+    best: np.ndarray | None = None
+    arg: np.ndarray | None = None
+    for i, z in enumerate(maps):
+        if best is None:
+            best, arg = z.copy(), np.zeros(z.shape, np.int64)
+            continue
+        better = z > best
+        arg[better] = i  # type: ignore[index]
+        np.maximum(best, z, out=best)
+    if best is None or arg is None:
+        raise ValueError("no score maps")
+    return best, arg
 
 
 def robust_std(values: np.ndarray) -> float:
@@ -358,13 +405,21 @@ def find_peaks(z: np.ndarray, junk: np.ndarray, min_distance: float,
 
 @dataclass
 class Picks:
-    """Peaks of one micrograph (original frame, best first) and its truth."""
+    """Peaks of one micrograph (original frame, best first) and its truth.
+
+    ``max_distance`` is one match radius or one per true particle (half its own diameter).
+    With several particle types ``truth_class`` holds each true particle's class id and
+    ``pick_class`` each peak's type (class id of the template giving the max); both stay ``None``
+    for one type.
+    """
 
     name: str
     xy: np.ndarray
     score: np.ndarray
     truth_xy: np.ndarray
-    max_distance: float
+    max_distance: float | np.ndarray
+    truth_class: np.ndarray | None = None
+    pick_class: np.ndarray | None = None
 
 
 def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
@@ -384,6 +439,38 @@ def _counts_at(picks: list[Picks], thresholds: list[float]) -> dict:
         tp, fp, fn = tp + m.tp, fp + m.fp, fn + m.fn
     p, r, f1 = scores(tp, fp, fn)
     return {"f1": round(f1, 4), "precision": round(p, 4), "recall": round(r, 4), "tp": tp, "fp": fp, "fn": fn}
+
+
+def _class_counts_at(picks: list[Picks], thresholds: list[float]) -> dict[str, dict]:
+    """Per true class at the given thresholds: truths, matched truths (``match_picks`` pairs),
+    recall, and the fraction of matched picks whose type is the truth's class."""
+    from samcryo_core.evaluation.matching import match_picks
+
+    classes = sorted({int(c) for pk in picks if pk.truth_class is not None for c in pk.truth_class})
+    n_truth = dict.fromkeys(classes, 0)
+    tp = dict.fromkeys(classes, 0)
+    type_ok = dict.fromkeys(classes, 0)
+    for pk, t in zip(picks, thresholds, strict=True):
+        if pk.truth_class is None:
+            continue
+        for c in pk.truth_class:
+            n_truth[int(c)] += 1
+        keep = pk.score >= t
+        m = match_picks(pk.xy[keep], pk.truth_xy, pk.max_distance)
+        kept_class = pk.pick_class[keep] if pk.pick_class is not None else None
+        for i, j, _ in m.pairs:
+            c = int(pk.truth_class[j])
+            tp[c] += 1
+            if kept_class is not None and int(kept_class[i]) == c:
+                type_ok[c] += 1
+    out = {}
+    for c in classes:
+        out[str(c)] = {
+            "n_truth": n_truth[c], "tp": tp[c],
+            "recall": round(tp[c] / n_truth[c], 4) if n_truth[c] else None,
+            "type_correct_of_matched": round(type_ok[c] / tp[c], 4) if tp[c] else None,
+        }
+    return out
 
 
 def sweep(picks: list[Picks]) -> dict:
@@ -435,12 +522,16 @@ def sweep(picks: list[Picks]) -> dict:
     pooled = _counts_at(picks, [global_thr] * len(picks))
     for row, pk, t in zip(per_mic, picks, per_mic_thr, strict=True):
         row.update({k: v for k, v in _counts_at([pk], [t]).items()})
-    return {
+    out = {
         "best_per_micrograph_threshold": own,
         "best_pooled_threshold": {"threshold_z": None if math.isinf(global_thr) else round(global_thr, 3),
                                   **pooled},
         "per_micrograph": per_mic,
     }
+    if any(pk.truth_class is not None for pk in picks):
+        out["per_class"] = {"best_per_micrograph_threshold": _class_counts_at(picks, per_mic_thr),
+                            "best_pooled_threshold": _class_counts_at(picks, [global_thr] * len(picks))}
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -472,6 +563,37 @@ def ske_dprime(mic, n_shown: int | None = None) -> float:
     return math.sqrt(d2_total / (n_shown or mic.n_particles))
 
 
+def ske_dprime_per_particle(mic) -> np.ndarray:
+    """SKE ``d'`` of each particle of ``mic`` (same order as ``mic.x``), for mixtures.
+
+    The micrograph holds one clean particle signal for all particles, so each particle's ``d'^2``
+    is its share of the *whitened* signal energy (``irfft2(S / sqrt(N))^2``, which sums to the
+    total ``d'^2`` of :func:`ske_dprime` by Parseval), every pixel given to the nearest particle
+    centre. Exact in total; per particle approximate where particles touch (cross terms).
+    """
+    if mic.particle_signal is None or mic.n_particles == 0:
+        return np.zeros(0)
+    from scipy.ndimage import distance_transform_edt
+
+    from samcryo_core.simulate.noise import frequency_radius, noise_power
+
+    p = mic.params
+    shape = mic.particle_signal.shape
+    S = scipy.fft.rfft2(mic.particle_signal.astype(np.float64))
+    N = noise_power(frequency_radius(shape).astype(np.float64), p.noise_low_freq_rise, p.noise_low_freq_width,
+                    p.detector_cutoff).astype(np.float64)
+    w = rfft_weights(shape)
+    mean_N = float((w * N).sum()) / (shape[0] * shape[1])
+    energy = scipy.fft.irfft2(S / np.sqrt(N), s=shape) ** 2 * (mean_N / mic.noise_std**2)
+    seeds = np.zeros(shape, np.int64)
+    r = np.clip(np.rint(mic.y).astype(int), 0, shape[0] - 1)
+    c = np.clip(np.rint(mic.x).astype(int), 0, shape[1] - 1)
+    seeds[r, c] = np.arange(1, mic.n_particles + 1)
+    _, (ri, ci) = distance_transform_edt(seeds == 0, return_indices=True)
+    d2 = np.bincount(seeds[ri, ci].ravel(), weights=energy.ravel(), minlength=mic.n_particles + 1)[1:]
+    return np.sqrt(d2)
+
+
 def integrated_snr(snr: float, diameter_px: float) -> dict:
     """``snr x disc area`` and its square root: the matched-filter SNR for a uniform disc signal
     in white noise (the back-of-the-envelope number the nominal SNR suggests)."""
@@ -484,9 +606,15 @@ def integrated_snr(snr: float, diameter_px: float) -> dict:
 # One SNR
 # --------------------------------------------------------------------------------------------
 
-def _model_scale_picks(mic, name: str, model_size: int, template: tuple[np.ndarray, int], bin_factor: int,
-                       min_distance: float, border: float, max_distance: float) -> tuple[Picks, float]:
-    """Oracle peaks on the model input (``normalize_micrograph``), mapped to the original frame."""
+def _model_scale_picks(mic, name: str, model_size: int, templates: list[tuple[np.ndarray, int]],
+                       bin_factor: int, min_distance: float, border: float, max_distance: float | np.ndarray,
+                       class_ids: np.ndarray | None = None) -> tuple[Picks, list[float]]:
+    """Oracle peaks on the model input (``normalize_micrograph``), mapped to the original frame.
+
+    One template per particle type; each type's map is z-scaled robustly and the score is their
+    pixelwise max. ``class_ids`` (one per template) marks a mixture: the picks then carry truth
+    and pick classes. Returns the picks and each type's robust map std.
+    """
     from samcryo_core.preprocess.normalize import normalize_micrograph
 
     img, mapping = normalize_micrograph(mic.image, model_size, name=name, source=name,
@@ -499,94 +627,176 @@ def _model_scale_picks(mic, name: str, model_size: int, template: tuple[np.ndarr
     H, W = mic.image.shape
     rows_o = np.clip(np.rint(yo).astype(int), 0, H - 1)
     junk = mic.junk_mask[rows_o, np.clip(np.rint(xo).astype(int), 0, W - 1)]
-    filt = oracle_filter(mic, template, padded_shape((h, w), template[0].shape[0]), bin_factor=bin_factor)
-    z_raw = score_map(content, junk, filt, noise_std=1.0)
-    std = robust_std(z_raw[~junk]) if (~junk).any() else 1.0
-    z = z_raw / std
+    maps, stds = [], []
+    for template in templates:
+        filt = oracle_filter(mic, template, padded_shape((h, w), template[0].shape[0]), bin_factor=bin_factor)
+        z_raw = score_map(content, junk, filt, noise_std=1.0)
+        std = robust_std(z_raw[~junk]) if (~junk).any() else 1.0
+        maps.append(z_raw / std)
+        stds.append(std)
+    z, ztype = max_over_types(maps)
     xy, score = find_peaks(z, junk, min_distance / bin_factor, border / bin_factor)
+    pick_class = None
+    if class_ids is not None:
+        pick_class = class_ids[ztype[xy[:, 1].astype(int), xy[:, 0].astype(int)]]
     ox, oy = mapping.to_original(xy[:, 0] + mapping.pad_x, xy[:, 1] + mapping.pad_y)
     truth = np.stack([mic.x, mic.y], axis=1)
-    return Picks(name, np.stack([ox, oy], axis=1), score, truth, max_distance), std
+    truth_class = mic.class_id if class_ids is not None else None
+    return Picks(name, np.stack([ox, oy], axis=1), score, truth, max_distance, truth_class, pick_class), stds
+
+
+def _rms(values: list[float]) -> float | None:
+    v = [x for x in values if not math.isnan(x)]
+    return round(float(np.sqrt(np.mean(np.square(v)))), 4) if v else None
+
+
+def _recall_by_class(res: dict, which: str) -> dict[str, float | None]:
+    return {c: v["recall"] for c, v in res["per_class"][which].items()}
 
 
 def run_snr(snr: float, *, n: int, shape: tuple[int, int], n_rotations: int, dataset_seed: int,
-            model_size: int | None, bank: int = 0) -> dict:
-    """Oracle F1 and detection SNRs of ``n`` demo-like micrographs at one nominal SNR."""
+            model_size: int | None, bank: int = 0, diameters_A: tuple[float, ...] | None = None) -> dict:
+    """Oracle F1 and detection SNRs of ``n`` demo-like micrographs at one nominal SNR.
+
+    ``diameters_A`` as ``samcryo simulate --diameters-A`` (``None``: the CLI default); with
+    several types the score is the max over the types' z-score maps and the row also holds
+    per-class numbers (``per_class``, ``recall_by_class_*``).
+    """
     t0 = time.perf_counter()
-    params = demo_params(snr, shape, keep_clean=True)
-    d = params.diameters_px[0]
-    if len(params.diameters_A) != 1:
-        raise SystemExit("the oracle benchmark models one particle type (the demo's)")
-    template = render_template(params, n_rotations=n_rotations)
+    params = demo_params(snr, shape, diameters_A, keep_clean=True)
+    diams = params.diameters_px
+    n_types = len(diams)
+    mixture = n_types > 1
+    class_ids = np.arange(1, n_types + 1) if mixture else None
+    d = min(diams)  # peak spacing and border: the smallest type (one type: its diameter)
+    templates = [render_template(params, n_rotations=n_rotations, class_index=i) for i in range(n_types)]
     min_distance = DISTANCE_FRACTION * d
     border = params.border_margin_factor * d
-    max_distance = DISTANCE_FRACTION * d
     bin_factor = None
     if model_size is not None:
         bin_factor = max(shape) // model_size
         if bin_factor * model_size != max(shape) or bin_factor < 2:
             raise SystemExit(f"--model-size must divide the micrograph side by an integer >= 2, "
                              f"got {model_size}")
-        template_binned = render_template(params, n_rotations=n_rotations, bin_factor=bin_factor)
-    pshape = padded_shape(shape, template[0].shape[0])
-    bank_spectra = [template_spectrum(b, c, pshape).astype(np.complex64)
-                    for b, c in render_bank(params, bank)] if bank else []
+        templates_binned = [render_template(params, n_rotations=n_rotations, bin_factor=bin_factor,
+                                            class_index=i) for i in range(n_types)]
+    pshape = padded_shape(shape, max(t[0].shape[0] for t in templates))
+    bank_spectra: list[np.ndarray] = []
+    bank_labels: list[int] = []
+    for i in range(n_types if bank else 0):
+        for b, c in render_bank(params, bank, class_index=i):
+            bank_spectra.append(template_spectrum(b, c, pshape).astype(np.complex64))
+            bank_labels.append(i + 1)
     picks_bank: list[Picks] = []
     picks, picks_model, dprimes, z_at_truth, std_ratio, model_std = [], [], [], [], [], []
+    z_by_class: dict[int, list[float]] = {i + 1: [] for i in range(n_types)}
+    dprime_by_class: dict[int, list[float]] = {i + 1: [] for i in range(n_types)}
+    truth_diams: list[float] = []
     n_particles = 0
     for i in range(n):
         mic = demo_micrograph(params, i, dataset_seed)
         name = f"pick_{i:04d}"
         n_particles += mic.n_particles
-        filt = oracle_filter(mic, template, pshape)
-        z = score_map(mic.image, mic.junk_mask, filt)
-        # Measured vs analytic noise of the map (a check of the whitening and of the z-scale).
-        std_ratio.append(robust_std(z[~mic.junk_mask]))
+        truth_diams.extend(mic.diameter_px.tolist())
+        maps = []
+        for template in templates:
+            filt = oracle_filter(mic, template, pshape)
+            zt = score_map(mic.image, mic.junk_mask, filt)
+            # Measured vs analytic noise of the map (a check of the whitening and of the z-scale).
+            std_ratio.append(robust_std(zt[~mic.junk_mask]))
+            maps.append(zt)
+        z, ztype = max_over_types(maps)
+        del maps
         if mic.n_particles:
             r = np.clip(np.rint(mic.y).astype(int), 0, shape[0] - 1)
             c = np.clip(np.rint(mic.x).astype(int), 0, shape[1] - 1)
             z_at_truth.extend(z[r, c].tolist())
+            for cls, v in zip(mic.class_id.tolist(), z[r, c].tolist(), strict=True):
+                z_by_class[int(cls)].append(v)
         xy, score = find_peaks(z, mic.junk_mask, min_distance, border)
         truth = np.stack([mic.x, mic.y], axis=1)
-        picks.append(Picks(name, xy, score, truth, max_distance))
+        max_distance = DISTANCE_FRACTION * np.asarray(mic.diameter_px, np.float64)  # each its own size
+        truth_class = mic.class_id if mixture else None
+        pick_class = class_ids[ztype[xy[:, 1].astype(int), xy[:, 0].astype(int)]] if mixture else None
+        picks.append(Picks(name, xy, score, truth, max_distance, truth_class, pick_class))
         dprimes.append(ske_dprime(mic))
+        if mixture:
+            for cls, v in zip(mic.class_id.tolist(), ske_dprime_per_particle(mic).tolist(), strict=True):
+                dprime_by_class[int(cls)].append(v)
         if bank_spectra:
-            zb = bank_score_map(mic, bank_spectra, pshape)
+            bank_class = None
+            if mixture:
+                zb, lb = bank_score_map(mic, bank_spectra, pshape, labels=bank_labels)
+            else:
+                zb = bank_score_map(mic, bank_spectra, pshape)
             bxy, bscore = find_peaks(zb, mic.junk_mask, min_distance, border)
-            picks_bank.append(Picks(name, bxy, bscore, truth, max_distance))
+            if mixture:
+                bank_class = lb[bxy[:, 1].astype(int), bxy[:, 0].astype(int)]
+            picks_bank.append(Picks(name, bxy, bscore, truth, max_distance, truth_class, bank_class))
         if bin_factor is not None:
-            pk, s = _model_scale_picks(mic, name, model_size, template_binned, bin_factor,  # type: ignore[arg-type]
-                                       min_distance, border, max_distance)
+            pk, s = _model_scale_picks(mic, name, model_size, templates_binned, bin_factor,  # type: ignore[arg-type]
+                                       min_distance, border, max_distance, class_ids)
             picks_model.append(pk)
             model_std.append(s)
     res = sweep(picks)
     d_ok = [v for v in dprimes if not math.isnan(v)]
+    # Mixtures: the disc area of the integrated SNR is the mean over the true particles.
+    d_int = d if not mixture or not truth_diams else math.sqrt(float(np.mean(np.square(truth_diams))))
     row = {
         "snr": snr,
         "n_micrographs": n,
         "n_particles": n_particles,
-        **integrated_snr(snr, d),
+        **integrated_snr(snr, d_int),
         "ske_dprime_rms": round(float(np.sqrt(np.mean(np.square(d_ok)))), 4) if d_ok else None,
         "oracle_mean_z_at_truth": round(float(np.mean(z_at_truth)), 4) if z_at_truth else None,
         "oracle_median_z_at_truth": round(float(np.median(z_at_truth)), 4) if z_at_truth else None,
         "map_robust_std_over_analytic": round(float(np.median(std_ratio)), 4),
         "f1_best_per_micrograph_threshold": res["best_per_micrograph_threshold"]["f1"],
         "f1_best_pooled_threshold": res["best_pooled_threshold"]["f1"],
-        "original_scale": res,
     }
+    if mixture:
+        row["integrated_snr_diameter_px"] = round(d_int, 3)
+        row["recall_by_class_best_per_micrograph_threshold"] = _recall_by_class(
+            res, "best_per_micrograph_threshold")
+        row["recall_by_class_best_pooled_threshold"] = _recall_by_class(res, "best_pooled_threshold")
+        per_class = []
+        for k in range(n_types):
+            cls = k + 1
+            own = res["per_class"]["best_per_micrograph_threshold"].get(str(cls), {})
+            pooled = res["per_class"]["best_pooled_threshold"].get(str(cls), {})
+            zc = z_by_class[cls]
+            per_class.append({
+                "class_id": cls, "diameter_A": params.diameters_A[k], "diameter_px": diams[k],
+                "n_particles": len(zc),
+                "ske_dprime_rms": _rms(dprime_by_class[cls]),
+                "oracle_mean_z_at_truth": round(float(np.mean(zc)), 4) if zc else None,
+                "recall_best_per_micrograph_threshold": own.get("recall"),
+                "recall_best_pooled_threshold": pooled.get("recall"),
+                "type_correct_of_matched_best_pooled_threshold": pooled.get("type_correct_of_matched"),
+            })
+        row["per_class"] = per_class
+    row["original_scale"] = res
     if bin_factor is not None:
         res_m = sweep(picks_model)
         row["model_scale"] = {"model_size": model_size, "bin_factor": bin_factor,
                               "pixel_size_A": params.pixel_size_A * bin_factor,
-                              "z_scale": "map / (1.4826 x MAD over non-junk pixels)",
+                              "z_scale": "map / (1.4826 x MAD over non-junk pixels)"
+                                         + (", per type, then max over types" if mixture else ""),
                               **res_m}
         row["model_f1_best_per_micrograph_threshold"] = res_m["best_per_micrograph_threshold"]["f1"]
         row["model_f1_best_pooled_threshold"] = res_m["best_pooled_threshold"]["f1"]
+        if mixture:
+            row["model_recall_by_class_best_pooled_threshold"] = _recall_by_class(
+                res_m, "best_pooled_threshold")
     if picks_bank:
         res_b = sweep(picks_bank)
-        row["orientation_bank"] = {"n_templates": bank, "statistic": "max over templates of z", **res_b}
+        row["orientation_bank"] = {"n_templates": bank * n_types if mixture else bank,
+                                   "statistic": "max over templates of z", **res_b}
         row["bank_f1_best_per_micrograph_threshold"] = res_b["best_per_micrograph_threshold"]["f1"]
         row["bank_f1_best_pooled_threshold"] = res_b["best_pooled_threshold"]["f1"]
+        if mixture:
+            row["bank_recall_by_class_best_pooled_threshold"] = _recall_by_class(
+                res_b, "best_pooled_threshold")
     row["seconds"] = round(time.perf_counter() - t0, 2)
     return row
 
@@ -599,8 +809,12 @@ def markdown(result: dict) -> str:
     """A short table of the oracle's numbers for docs and reviews."""
     s = result["settings"]
     model = s["model_size"] is not None
+    diameters = s.get("diameters_A") or [s["diameter_A"]]
+    mixture = len(diameters) > 1
     cols = ["SNR", "integrated SNR (snr x disc)", "sqrt", "SKE d' (rms)", "mean z at truth",
             "oracle F1 (best thr / mic)", "oracle F1 (one pooled thr)"]
+    if mixture:
+        cols += [f"recall {dA:g} A (one pooled thr)" for dA in diameters]
     if model:
         cols += [f"F1 at model input {s['model_size']} (best thr / mic)", "(one pooled thr)"]
     bank = s.get("bank", 0)
@@ -612,6 +826,9 @@ def markdown(result: dict) -> str:
         cells = [snr, f"{r['integrated_snr']:.3g}", f"{r['ideal_detection_snr']:.3g}",
                  f"{r['ske_dprime_rms']:.3g}", f"{r['oracle_mean_z_at_truth']:.3g}",
                  f"{r['f1_best_per_micrograph_threshold']:.3f}", f"{r['f1_best_pooled_threshold']:.3f}"]
+        if mixture:
+            cells += [_fmt(r["recall_by_class_best_pooled_threshold"].get(str(k + 1)), ".3f")
+                      for k in range(len(diameters))]
         if model:
             cells += [f"{r['model_f1_best_per_micrograph_threshold']:.3f}",
                       f"{r['model_f1_best_pooled_threshold']:.3f}"]
@@ -620,17 +837,61 @@ def markdown(result: dict) -> str:
                       f"{r['bank_f1_best_pooled_threshold']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     m = result["machine"]
+    if mixture:
+        px = "/".join(f"{v:g}" for v in s["diameters_px"])
+        data = (
+            f"Data: {s['n_micrographs']} micrographs per SNR, {s['shape'][0]} x {s['shape'][1]} at "
+            f"{s['pixel_size_A']} A/px, {len(diameters)} particle types "
+            f"{'/'.join(f'{v:g}' for v in diameters)} A = {px} px (class ids "
+            f"{'/'.join(str(k + 1) for k in range(len(diameters)))}, "
+            f"{'equal odds' if s.get('type_weights') is None else 'weights ' + str(s['type_weights'])}), "
+            f"junk on: the demo's unseen set (`samcryo simulate --seed {s['dataset_seed']} --diameters-A "
+            f"{' '.join(f'{v:g}' for v in diameters)}`), same particles/CTF/noise at every SNR. "
+            f"Templates: per type the mean of {s['n_rotations']} projections; score = pixelwise max over "
+            f"types of their z-scores. Peaks >= {s['min_distance_px']:g} px apart (half the smallest "
+            f"diameter), border {s['border_px']:g} px; each true particle matched within half its own "
+            f"diameter ({'/'.join(f'{v:g}' for v in s['match_distance_px'])} px, match_picks), pooled.\n\n"
+        )
+        cls_cols = ["SNR", "class", "diameter", "particles", "SKE d' (rms)", "mean z at truth",
+                    "recall (best thr / mic)", "recall (one pooled thr)", "type right (one pooled thr)"]
+        cls_lines = ["| " + " | ".join(cls_cols) + " |", "|" + "---|" * len(cls_cols)]
+        for r in result["rows"]:
+            snr = "~0 (chance)" if r["snr"] == CHANCE_SNR else f"{r['snr']:g}"
+            for c in r["per_class"]:
+                cls_lines.append("| " + " | ".join([
+                    snr, str(c["class_id"]), f"{c['diameter_A']:g} A ({c['diameter_px']:g} px)",
+                    str(c["n_particles"]), _fmt(c["ske_dprime_rms"], ".3g"),
+                    _fmt(c["oracle_mean_z_at_truth"], ".3g"),
+                    _fmt(c["recall_best_per_micrograph_threshold"], ".3f"),
+                    _fmt(c["recall_best_pooled_threshold"], ".3f"),
+                    _fmt(c["type_correct_of_matched_best_pooled_threshold"], ".3f"),
+                ]) + " |")
+        per_class_md = (
+            "Per particle type (recall = matched true particles of the class / its true particles, at "
+            "the thresholds chosen for the pooled F1 above):\n\n" + "\n".join(cls_lines) + "\n\n"
+        )
+        notes = (
+            "* mixtures: integrated SNR uses the mean disc area of the true particles; per-type SKE d' "
+            "splits the whitened particle signal energy between particles by nearest centre (exact in "
+            "total); type right = fraction of matched picks whose max-z type is the true class.\n"
+        )
+    else:
+        data = (
+            f"Data: {s['n_micrographs']} micrographs per SNR, {s['shape'][0]} x {s['shape'][1]} at "
+            f"{s['pixel_size_A']} A/px, {s['diameter_px']:g} px particles, junk on: the demo's unseen set "
+            f"(`samcryo simulate --seed {s['dataset_seed']}`), same particles/CTF/noise at every SNR. "
+            f"Template: mean of {s['n_rotations']} projections. Peaks >= {s['min_distance_px']:g} px apart, "
+            f"border {s['border_px']:g} px; matched within {s['match_distance_px']:g} px (match_picks), "
+            "pooled.\n\n"
+        )
+        per_class_md = notes = ""
     return (
         "# Oracle matched-filter detectability of simulated particles\n\n"
         f"{result['what']}\n\n"
-        f"Data: {s['n_micrographs']} micrographs per SNR, {s['shape'][0]} x {s['shape'][1]} at "
-        f"{s['pixel_size_A']} A/px, {s['diameter_px']:g} px particles, junk on: the demo's unseen set "
-        f"(`samcryo simulate --seed {s['dataset_seed']}`), same particles/CTF/noise at every SNR. "
-        f"Template: mean of {s['n_rotations']} projections. Peaks >= {s['min_distance_px']:g} px apart, "
-        f"border {s['border_px']:g} px; matched within {s['match_distance_px']:g} px (match_picks), "
-        "pooled.\n\n"
+        + data
         + "\n".join(lines) + "\n\n"
-        "* integrated SNR = snr x disc area; sqrt = detection SNR of a white-noise matched filter on a "
+        + per_class_md
+        + "* integrated SNR = snr x disc area; sqrt = detection SNR of a white-noise matched filter on a "
         "uniform disc (back of the envelope).\n"
         "* SKE d' = signal-known-exactly detection SNR of each particle's exact signal through the "
         "simulator's coloured noise (known position and orientation: a Bayes bound).\n"
@@ -640,12 +901,17 @@ def markdown(result: dict) -> str:
         "z-scores (knows the 3-D structure, not only the mean projection; more templates, more noise "
         "peaks).\n"
         "* best thr / mic: each micrograph its own best threshold; one pooled thr: the single z "
-        "threshold best over all micrographs.\n\n"
+        "threshold best over all micrographs.\n"
+        + notes + "\n"
         f"Command: `{result['command']}`. {m['cpu_model']}, {result['seconds']} s; numpy {m['numpy']}, "
         f"scipy {m['scipy']}, scikit-image {result['versions']['scikit_image']}; "
         f"samcryo_core @ {m['git_commit']}, "
         f"{m['date_utc']}.\n"
     )
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -657,6 +923,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=None, help="micrographs per SNR (default 10)")
     p.add_argument("--shape", type=int, default=None, help="micrograph side in px (default 1024, the demo's)")
     p.add_argument("--n-rotations", type=int, default=64, help="projections averaged into the template")
+    p.add_argument("--diameters-A", type=float, nargs="+", default=None, metavar="D",
+                   help="particle types in Angstrom, as `samcryo simulate --diameters-A` (class ids "
+                        "1, 2, ...; default: the simulate CLI's default)")
     p.add_argument("--seed", type=int, default=DEMO_PICK_SEED,
                    help="data set seed (default 2: the demo's unseen set)")
     p.add_argument("--model-size", type=int, default=None,
@@ -678,6 +947,7 @@ def main(argv: list[str] | None = None) -> int:
     shape = (side, side)
     bank = args.bank if args.bank is not None else (4 if quick else 16)
     md_path = args.md or args.out.with_suffix(".md")
+    diameters_A = tuple(args.diameters_A) if args.diameters_A else None
 
     import skimage
 
@@ -687,27 +957,38 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for snr in snrs + ((CHANCE_SNR,) if args.chance else ()):
         row = run_snr(snr, n=n, shape=shape, n_rotations=args.n_rotations, dataset_seed=args.seed,
-                      model_size=model_size, bank=bank)
+                      model_size=model_size, bank=bank, diameters_A=diameters_A)
         rows.append(row)
         extra = (f", model input F1 {row['model_f1_best_per_micrograph_threshold']:.3f}"
                  if model_size else "")
         if bank:
             extra += f", bank x{bank} F1 {row['bank_f1_best_per_micrograph_threshold']:.3f}"
+        if "recall_by_class_best_pooled_threshold" in row:
+            extra += ", recall by class (pooled thr) " + " / ".join(
+                f"{c}: {_fmt(v, '.3f')}" for c, v in row["recall_by_class_best_pooled_threshold"].items())
         print(f"SNR {snr:g}: integrated {row['integrated_snr']:.3g} (sqrt {row['ideal_detection_snr']:.3g}), "
               f"SKE d' {row['ske_dprime_rms']:.3g}, z at truth {row['oracle_mean_z_at_truth']:.3g}; "
               f"oracle F1 {row['f1_best_per_micrograph_threshold']:.3f} (per-mic thr) / "
               f"{row['f1_best_pooled_threshold']:.3f} (pooled thr){extra}  [{row['seconds']} s]",
               file=sys.stderr, flush=True)
-    params = demo_params(snrs[0], shape)
-    d = params.diameters_px[0]
+    params = demo_params(snrs[0], shape, diameters_A)
+    d = min(params.diameters_px)
+    mixture = len(params.diameters_A) > 1
     result = {
         "what": "particle F1 of an oracle pre-whitened matched filter (true protein, true CTF, true noise "
                 "spectrum, junk mask, best threshold in hindsight) on the demo's simulated micrographs: an "
                 "upper bound in practice for any picker at each nominal SNR",
         "settings": {
             "snrs": list(snrs), "chance_snr": CHANCE_SNR if args.chance else None, "n_micrographs": n,
-            "shape": list(shape), "pixel_size_A": params.pixel_size_A, "diameter_A": params.diameters_A[0],
-            "diameter_px": d, "particles_requested": params.n_particles, "junk": params.junk,
+            "shape": list(shape), "pixel_size_A": params.pixel_size_A, "diameter_A": min(params.diameters_A),
+            "diameter_px": d,
+            **({"diameters_A": list(params.diameters_A), "diameters_px": list(params.diameters_px),
+                "class_ids": list(range(1, len(params.diameters_A) + 1)),
+                "type_weights": None if params.type_weights is None else list(params.type_weights),
+                "diameter_note": "diameter_A/diameter_px: the smallest type (peak spacing, border)",
+                "score": "pixelwise max over types of the per-type z-score maps (GLRT over type)"}
+               if mixture else {}),
+            "particles_requested": params.n_particles, "junk": params.junk,
             "defocus_um": list(params.defocus_um), "dataset_seed": args.seed,
             "micrograph_seeds": "samcryo_core.simulate.dataset.micrograph_seed(seed, i), i = 0..n-1",
             "n_rotations": args.n_rotations, "template_rotation_seed": 0,
@@ -715,7 +996,9 @@ def main(argv: list[str] | None = None) -> int:
                       "score = -correlation / analytic noise std",
             "junk_handling": "junk pixels filled with the non-junk median; peaks on junk dropped",
             "min_distance_px": DISTANCE_FRACTION * d, "border_px": params.border_margin_factor * d,
-            "match_distance_px": DISTANCE_FRACTION * d, "model_size": model_size, "bank": bank,
+            "match_distance_px": ([DISTANCE_FRACTION * v for v in params.diameters_px] if mixture
+                                  else DISTANCE_FRACTION * d),
+            "model_size": model_size, "bank": bank,
             "bank_rotation_seed": 1, "quick": quick,
             "simulation_params": {k: (list(v) if isinstance(v, tuple) else v)
                                   for k, v in asdict(params).items() if k not in ("snr", "keep_clean")},

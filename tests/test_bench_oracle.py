@@ -78,3 +78,32 @@ def test_quick_cli_writes_json_and_markdown(tmp_path) -> None:
     assert [r["snr"] for r in result["rows"]] == [1.0, bo.CHANCE_SNR]
     assert result["settings"]["model_size"] == 128 and "model_f1_best_pooled_threshold" in result["rows"][0]
     assert "| 1 |" in out.with_suffix(".md").read_text()
+
+
+def test_mixture_cli_reports_recall_per_class(tmp_path) -> None:
+    """Two particle types (as ``samcryo simulate --diameters-A 130 190``): max over per-type
+    z-maps, each truth matched within half its own diameter, recall per class in JSON and markdown."""
+    params = bo.demo_params(1.0, SHAPE, (130, 190), keep_clean=True)
+    assert params.diameters_A == (130.0, 190.0)
+    mic = bo.demo_micrograph(params, 0)
+    # Per-particle SKE d' splits the micrograph's total exactly.
+    dp = bo.ske_dprime_per_particle(mic)
+    assert len(dp) == mic.n_particles
+    assert np.sqrt(np.mean(dp**2)) == pytest.approx(bo.ske_dprime(mic), rel=1e-6)
+    out = tmp_path / "mix.json"
+    assert bo.main(["--quick", "--n", "3", "--snrs", "1", "--n-rotations", "8", "--bank", "2", "--no-chance",
+                    "--diameters-A", "130", "190", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    s = result["settings"]
+    assert s["diameters_A"] == [130.0, 190.0] and s["match_distance_px"] == [16.25, 23.75]
+    assert s["min_distance_px"] == 16.25
+    (row,) = result["rows"]
+    for key in ("recall_by_class_best_pooled_threshold", "recall_by_class_best_per_micrograph_threshold",
+                "model_recall_by_class_best_pooled_threshold", "bank_recall_by_class_best_pooled_threshold"):
+        assert set(row[key]) == {"1", "2"}, key
+    assert all(c["n_particles"] > 0 for c in row["per_class"])
+    assert sum(c["n_particles"] for c in row["per_class"]) == row["n_particles"]
+    assert all(r > 0.8 for r in row["recall_by_class_best_pooled_threshold"].values())
+    assert row["f1_best_pooled_threshold"] > 0.9
+    md = out.with_suffix(".md").read_text()
+    assert "recall 130 A (one pooled thr)" in md and "| 1 | 2 | 190 A (47.5 px) |" in md
