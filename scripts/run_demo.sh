@@ -7,7 +7,8 @@
 # default 8), DEMO_PICK (unseen micrographs, default 10), DEMO_SNR (default 0.1: by the simulator's
 # own measure real EMPIAR-10028 micrographs look like SNR ~0.1, docs/simulator.md; 0.01 is a hard
 # stress case), DEMO_DIAMETERS (particle types in Angstrom, default "130 160 190": a sample with
-# several particle sizes; config.yaml's particle.diameter_A is the middle one), DEMO_CONFIG (default config.yaml; the tests use config/test_tiny.yaml),
+# several particle sizes; config.yaml's particle.diameter_A is their range), DEMO_CONFIG (default
+# config.yaml; the tests use config/test_tiny.yaml),
 # DEMO_COMPARE (the other prompt types run after the configured one on the same data, default
 # "prefix encoder finetune none log"; empty = only the configured prompt). Extra arguments go to
 # snakemake.
@@ -23,6 +24,21 @@ DEMO_DIAMETERS="${DEMO_DIAMETERS:-130 160 190}"
 DEMO_COMPARE="${DEMO_COMPARE-prefix encoder finetune none log}"
 export DEMO_CONFIG="${DEMO_CONFIG:-config.yaml}"
 say() { printf '\n== samcryo demo: %s\n' "$*"; }
+VARIANT=$(python -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['model']['variant'])" "$DEMO_CONFIG")
+
+# Snakemake prints each job as it starts and 'N of M steps (x%) done' as it ends; training is the
+# one long job, so while it runs its per-epoch lines (loss, validation Dice, seconds) are shown too.
+run_workflow() {  # prompt, snakemake arguments...
+  local prompt=$1 rc=0 pid
+  shift
+  snakemake "$@" &
+  pid=$!
+  tail --pid="$pid" -n 0 -F "logs/$VARIANT/$prompt/train.log" 2>/dev/null \
+    | grep --line-buffered -E '^train: (epoch|best)' | sed -u 's/^train: /   [train] /' &
+  wait "$pid" || rc=$?
+  wait  # the progress follower ends with snakemake
+  return "$rc"
+}
 
 # 1. data: 1024 x 1024 micrographs at 4 A/px, particles of 130, 160 and 190 A (one random 3-D
 #    shape each, never seen by the backbone's pre-training), carbon edges / ice / aggregates as
@@ -49,7 +65,8 @@ fi
 #    run only redoes what changed.
 say "running the workflow (snakemake --cores $CORES --configfile $DEMO_CONFIG)"
 t0=$SECONDS
-snakemake --cores "$CORES" --configfile "$DEMO_CONFIG" "$@"
+CONFIGURED=$(python -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['prompt'])" "$DEMO_CONFIG")
+run_workflow "$CONFIGURED" --cores "$CORES" --configfile "$DEMO_CONFIG" "$@"
 say "workflow finished in $((SECONDS - t0)) s"
 
 # 3. every other prompt type on the same data: ingest and normalization are reused, only train /
@@ -58,7 +75,7 @@ times="configured=$((SECONDS - t0))"  # the configured prompt (the Python below 
 for p in $DEMO_COMPARE; do
   say "prompt '$p' on the same micrographs (snakemake --config prompt=$p)"
   t1=$SECONDS
-  if snakemake --cores "$CORES" --configfile "$DEMO_CONFIG" --config "prompt=$p" "$@"; then
+  if run_workflow "$p" --cores "$CORES" --configfile "$DEMO_CONFIG" --config "prompt=$p" "$@"; then
     times="$times $p=$((SECONDS - t1))"
   else  # the configured prompt's results are complete; say so and go on with the others
     say "prompt '$p' failed (see logs/); the other results are unaffected"
