@@ -177,3 +177,17 @@ def test_pretraining_gain_scores_each_particle_within_half_its_own_diameter():
     unseen = [{"mapping": mapping, "truth": truth}]
     s = bench_pretraining_gain.score([prob], unseen, diameter_px=20.0, threshold=0.5)
     assert (s["tp"], s["fp"], s["fn"]) == (1, 1, 1)
+
+
+def test_snr_binning_measures_the_native_snr_and_a_binning_gain(tmp_path):
+    """Binning keeps the particles' low-resolution signal and averages noise away: the measured
+    SNR at the detector pixel is the requested one, and it grows with every 2x binning."""
+    import bench_snr_binning
+
+    out = tmp_path / "snr.json"
+    assert bench_snr_binning.main(["--quick", "--snr", "0.02", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    s = res["summary"]
+    assert s["native"]["snr_median"] == pytest.approx(0.02, rel=0.02)  # the simulator's own definition
+    assert 1.0 < s["bin4"]["ratio_to_native_median"] < s["bin8"]["ratio_to_native_median"] < 64.0
+    assert float(res["demo_snr_at_detector_pixel"]["0.2"]) < 0.2
