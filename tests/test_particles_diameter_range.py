@@ -135,3 +135,17 @@ def test_extract_cli_parses_a_range_and_names_a_bad_one(capsys):
     with pytest.raises(argparse.ArgumentError, match="smallest first"):
         parser.parse_args([*base, "--diameter-A", "190", "130"])
     assert math.isclose(parser.parse_args([*base, "--diameter-A", "150", "150"]).diameter_A, 150.0)
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    (-160, "less than or equal to the minimum of 0"),
+    ([130, -1], "less than or equal to the minimum of 0"),
+    ([130, 160, 190], "is too long"),
+    ("big", "has the wrong type (expected: particle diameter in Angstrom, or [smallest, largest]"),
+])
+def test_schema_says_why_a_diameter_is_wrong(value, words):
+    cfg = copy.deepcopy(DEMO)
+    cfg["particle"]["diameter_A"] = value
+    with pytest.raises(InvalidConfigError) as exc:
+        validate_schema(cfg, SCHEMA)
+    assert words in str(exc.value), str(exc.value)

@@ -63,8 +63,21 @@ def schema_problems(errors: Iterable) -> list[tuple[str, str, str]]:
             full = f"{where}.{missing}" if where and missing else (missing or where)
             out.append((full, "missing", "add it (see the commented config.yaml)"))
             continue
-        out.append((where or "<top level>", err.message, "see the comment of this key in config.yaml"))
+        out.append((where or "<top level>", _message(err), "see the comment of this key in config.yaml"))
     return sorted(out)
+
+
+def _message(err) -> str:
+    """The error text; for a key that takes one of several forms (``oneOf``), the reason from the
+    form the value was meant to have: ``-160`` fails as a number (not as a list), so the user reads
+    "less than or equal to the minimum of 0", not "not valid under any of the given schemas"."""
+    if err.validator not in ("oneOf", "anyOf") or not err.context:
+        return err.message
+    specific = [e for e in err.context if e.validator != "type"]
+    if specific:
+        return specific[0].message
+    description = err.schema.get("description")
+    return f"{err.instance!r} has the wrong type" + (f" (expected: {description})" if description else "")
 
 
 def validate_schema(config: dict, schema: dict) -> None:
