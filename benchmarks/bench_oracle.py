@@ -538,6 +538,20 @@ def sweep(picks: list[Picks]) -> dict:
 # Ideal detection SNRs
 # --------------------------------------------------------------------------------------------
 
+def _signal_spectra(mic) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """``rfft2`` of the clean particle signal, the relative noise power ``N`` on the same grid,
+    the rfft column weights and the full-spectrum mean of ``N`` (the d' computations' inputs)."""
+    from samcryo_core.simulate.noise import frequency_radius, noise_power
+
+    p = mic.params
+    shape = mic.particle_signal.shape
+    S = scipy.fft.rfft2(mic.particle_signal.astype(np.float64))
+    N = noise_power(frequency_radius(shape).astype(np.float64), p.noise_low_freq_rise, p.noise_low_freq_width,
+                    p.detector_cutoff).astype(np.float64)
+    w = rfft_weights(shape)
+    return S, N, w, float((w * N).sum()) / (shape[0] * shape[1])
+
+
 def ske_dprime(mic, n_shown: int | None = None) -> float:
     """Root-mean-square signal-known-exactly detection SNR ``d'`` of the particles of ``mic``.
 
@@ -549,16 +563,8 @@ def ske_dprime(mic, n_shown: int | None = None) -> float:
     """
     if mic.particle_signal is None or mic.n_particles == 0:
         return float("nan")
-    from samcryo_core.simulate.noise import frequency_radius, noise_power
-
-    p = mic.params
-    shape = mic.particle_signal.shape
-    S = scipy.fft.rfft2(mic.particle_signal.astype(np.float64))
-    N = noise_power(frequency_radius(shape).astype(np.float64), p.noise_low_freq_rise, p.noise_low_freq_width,
-                    p.detector_cutoff).astype(np.float64)
-    w = rfft_weights(shape)
-    HW = shape[0] * shape[1]
-    mean_N = float((w * N).sum()) / HW
+    S, N, w, mean_N = _signal_spectra(mic)
+    HW = mic.particle_signal.shape[0] * mic.particle_signal.shape[1]
     d2_total = float((w * np.abs(S) ** 2 / N).sum()) * mean_N / (HW * mic.noise_std**2)
     return math.sqrt(d2_total / (n_shown or mic.n_particles))
 
@@ -575,15 +581,8 @@ def ske_dprime_per_particle(mic) -> np.ndarray:
         return np.zeros(0)
     from scipy.ndimage import distance_transform_edt
 
-    from samcryo_core.simulate.noise import frequency_radius, noise_power
-
-    p = mic.params
     shape = mic.particle_signal.shape
-    S = scipy.fft.rfft2(mic.particle_signal.astype(np.float64))
-    N = noise_power(frequency_radius(shape).astype(np.float64), p.noise_low_freq_rise, p.noise_low_freq_width,
-                    p.detector_cutoff).astype(np.float64)
-    w = rfft_weights(shape)
-    mean_N = float((w * N).sum()) / (shape[0] * shape[1])
+    S, N, _w, mean_N = _signal_spectra(mic)
     energy = scipy.fft.irfft2(S / np.sqrt(N), s=shape) ** 2 * (mean_N / mic.noise_std**2)
     seeds = np.zeros(shape, np.int64)
     r = np.clip(np.rint(mic.y).astype(int), 0, shape[0] - 1)

@@ -83,7 +83,7 @@ def predict(model, unseen: list[dict], tta: str = "none") -> tuple[list[np.ndarr
     return probs, (time.perf_counter() - t0) / max(1, len(unseen))
 
 
-def score(probs: list[np.ndarray], unseen: list[dict], diameter_px: float, threshold: float) -> dict:
+def score(probs: list[np.ndarray], unseen: list[dict], diameter_px, threshold: float) -> dict:
     """Pooled particle P/R/F1 over the unseen set (demo extraction defaults)."""
     from samcryo_core.evaluation.matching import match_picks, scores
     from samcryo_core.particles.extraction import extract_particles
@@ -93,7 +93,7 @@ def score(probs: list[np.ndarray], unseen: list[dict], diameter_px: float, thres
         picks = extract_particles(prob, u["mapping"], diameter_px=diameter_px, threshold=threshold)
         truth = u["truth"][["x", "y"]].to_numpy() if len(u["truth"]) else np.zeros((0, 2))
         # each true particle matches within half its own diameter, as `samcryo evaluate` does
-        radius = 0.5 * u["truth"]["diameter_px"].to_numpy() if len(u["truth"]) else 0.5 * diameter_px
+        radius = 0.5 * u["truth"]["diameter_px"].to_numpy() if len(u["truth"]) else 1.0
         m = match_picks(picks[["x", "y"]].to_numpy(), truth, radius)
         tp, fp, fn = tp + m.tp, fp + m.fp, fn + m.fn
     p, r, f1 = scores(tp, fp, fn)
@@ -257,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/pretraining_gain.json")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    args.diameter_px = 160.0 / 4.0  # config.yaml's particle.diameter_A at 4 A/px (extraction)
+    # Extraction's expected size, as config.yaml gives it: the sample's [smallest, largest] at 4 A/px.
+    from samcryo_core.particles.diameter import as_diameter
+
+    args.diameter_px = as_diameter([min(args.diameters_A) / 4.0, max(args.diameters_A) / 4.0])
 
     sha = sha256_file(WEIGHTS)
     meta = read_backbone_metadata(WEIGHTS)
@@ -275,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     section = {
         "data": {
             "proteins_A": args.diameters_A,
+            "extract_diameter_px": args.diameter_px,
             "protein": "simulator type_seed 0 shapes (not seen in pre-training)",
             "tta": args.tta,
             "pixel_size_A": 4.0,
