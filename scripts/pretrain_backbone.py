@@ -2,14 +2,17 @@
 """Pre-train samcryo's CPU backbone (``cpu_small``) on simulated micrographs and export it.
 
 The recipe lives in ``samcryo_core.pretraining`` (docs/demo_backbone.md); this is its command
-line. The shipped weights were made in two stages (the second continues from the first on new
+line. The shipped weights were made in three stages (each continues from the one before on new
 micrographs; stage 1 is the defaults):
 
     .venv/bin/python scripts/pretrain_backbone.py --out /tmp/stage1.pt
-    .venv/bin/python scripts/pretrain_backbone.py \
-        --out samcryo_core/src/samcryo_core/weights/cpu_small_backbone.pt \
+    .venv/bin/python scripts/pretrain_backbone.py --out /tmp/stage2.pt \
         --init-from /tmp/stage1.pt --seed 1 --steps 1200 --lr 1e-3 --warmup-steps 20 \
         --curriculum-fraction 0 --val-every 100 --max-minutes 20
+    .venv/bin/python scripts/pretrain_backbone.py \
+        --out samcryo_core/src/samcryo_core/weights/cpu_small_backbone.pt \
+        --init-from /tmp/stage2.pt --seed 2 --steps 15000 --lr 8e-4 --warmup-steps 100 \
+        --curriculum-fraction 0 --val-every 500 --max-minutes 150
 
 Each writes the weights (a plain SAM state dict), ``<stem>.json`` (recipe, training history,
 validation metrics, sha256, the parent stage) and ``<stem>.sha256``. Deterministic for a given
