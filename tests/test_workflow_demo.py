@@ -58,3 +58,21 @@ def test_demo_script_simulates_runs_and_reports_f1(tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     assert "reusing demo_data/" in second.stdout
     assert "Nothing to be done" in second.stdout + second.stderr
+
+
+def test_the_real_demo_picks_the_unseen_micrographs_with_f1_above_0_8(tmp_path):
+    """`make demo` as shipped (config.yaml, the shipped backbone, SNR 0.2, three proteins), the
+    configured prompt only: the F1 docs/demo.md reports (0.926) must not silently regress. The
+    issue's target is 0.8; the margin allows for floating-point differences between machines."""
+    import json
+
+    repo = _copy_repo(tmp_path / "repo")
+    env = {**os.environ, "SAMCRYO_VENV": ".venv", "DEMO_COMPARE": ""}
+    proc = subprocess.run(["bash", str(repo / "scripts/run_demo.sh")], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "SNR 0.2, particles 130 160 190 A" in proc.stdout
+    micro = json.loads((repo / "results/cpu_small/head/evaluation/overall.json").read_text())["micro"]
+    assert micro["tp"] + micro["fn"] == 800
+    assert micro["f1"] >= 0.85, micro
+    assert micro["precision"] >= 0.85 and micro["recall"] >= 0.8, micro
