@@ -30,3 +30,19 @@ def test_atomic_write_failure_leaves_old_file(tmp_path):
         raise RuntimeError("killed mid-write")
     assert p.read_text() == "old\n"
     assert sorted(x.name for x in tmp_path.iterdir()) == ["out.star"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_atomic_writes_get_the_mode_a_plain_write_would(tmp_path, umask):
+    """mkstemp's 0600 must not leak into outputs: RELION run by a colleague has to read them."""
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "autopick.star", "data_\n")
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "autopick.star").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o666 & ~umask

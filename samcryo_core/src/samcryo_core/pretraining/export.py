@@ -80,7 +80,7 @@ def export_backbone(sam: Any, path: str | Path, metadata: dict, dtype: str = "fl
     }
     atomic_write_text(meta_path, json.dumps(record, indent=2, sort_keys=False) + "\n")
     atomic_write_text(sha_path, f"{digest}  {path.name}\n")
-    for p in (path, meta_path, sha_path):  # temporary files are private (0600); these are for everyone
+    for p in (path, meta_path, sha_path):  # shipped files are for everyone, whatever the umask
         os.chmod(p, 0o644)
     return digest
 
