@@ -24,7 +24,10 @@ DEMO_DIAMETERS="${DEMO_DIAMETERS:-130 160 190}"
 DEMO_COMPARE="${DEMO_COMPARE-prefix encoder finetune none log}"
 export DEMO_CONFIG="${DEMO_CONFIG:-config.yaml}"
 say() { printf '\n== samcryo demo: %s\n' "$*"; }
-VARIANT=$(python -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['model']['variant'])" "$DEMO_CONFIG")
+# the config's variant and prompt: the training log of each run is logs/<variant>/<prompt>/train.log
+config_keys=$(python -c "import sys, yaml; c = yaml.safe_load(open(sys.argv[1]))
+print(c['model']['variant'], c['prompt'])" "$DEMO_CONFIG")
+read -r VARIANT CONFIGURED <<< "$config_keys"
 
 # Snakemake prints each job as it starts and 'N of M steps (x%) done' as it ends; training is the
 # one long job, so while it runs its per-epoch lines (loss, validation Dice, seconds) are shown too.
@@ -65,7 +68,6 @@ fi
 #    run only redoes what changed.
 say "running the workflow (snakemake --cores $CORES --configfile $DEMO_CONFIG)"
 t0=$SECONDS
-CONFIGURED=$(python -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['prompt'])" "$DEMO_CONFIG")
 run_workflow "$CONFIGURED" --cores "$CORES" --configfile "$DEMO_CONFIG" "$@"
 say "workflow finished in $((SECONDS - t0)) s"
 

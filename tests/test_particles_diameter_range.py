@@ -36,6 +36,9 @@ def test_one_number_or_an_ordered_pair():
     for bad in ([190, 130], [0, 100], [100, 150, 200], [], [float("nan")], -5):
         with pytest.raises(ValueError):
             as_diameter(bad)
+    for bad in ((190.0, 130.0), 0.0, -5.0):  # library callers that skip as_diameter
+        with pytest.raises(ValueError, match="must be > 0"):
+            diameter_bounds(bad)
 
 
 def _two_sizes():

@@ -38,10 +38,19 @@ def as_diameter(value: float | Sequence[float]) -> Diameter:
 
 
 def diameter_bounds(diameter: Diameter) -> tuple[float, float]:
-    """``(smallest, largest)``; a single diameter is both."""
+    """``(smallest, largest)``; a single diameter is both.
+
+    Raises:
+        ValueError: not positive, or the range is given largest first (library callers pass
+            numbers directly, without :func:`as_diameter`).
+    """
     if isinstance(diameter, tuple):
-        return float(diameter[0]), float(diameter[1])
-    return float(diameter), float(diameter)
+        lo, hi = float(diameter[0]), float(diameter[1])
+    else:
+        lo = hi = float(diameter)
+    if not 0 < lo <= hi:
+        raise ValueError(f"diameter_px must be > 0 (smallest first), got {diameter}")
+    return lo, hi
 
 
 def scale_diameter(diameter: Diameter, factor: float) -> Diameter:

@@ -136,8 +136,6 @@ def extract_particles(
                          f"probability map has shape {prob.shape}, sidecar says {S} x {S}",
                          "rerun 'samcryo segment' with the same model_size as 'samcryo normalize'")
     d_lo, d_hi = diameter_bounds(diameter_px)
-    if not 0 < d_lo <= d_hi:
-        raise ValueError(f"diameter_px must be > 0 (smallest first), got {diameter_px}")
 
     radius = radius_normalized(mapping, d_lo)
     area_lo = min_area_fraction * math.pi * radius**2

@@ -112,8 +112,6 @@ def pick_log(
     if not (0 < lo <= hi):
         raise ValueError(f"diameter_range_fraction must satisfy 0 < lo <= hi, got {diameter_range_fraction}")
     d_lo, d_hi = diameter_bounds(diameter_px)
-    if not 0 < d_lo <= d_hi:
-        raise ValueError(f"diameter_px must be > 0 (smallest first), got {diameter_px}")
     scale = mean_scale(mapping)
     d_norm = d_lo / scale  # spacing and border: the smallest particle sets them
     if n_scales > 1:
