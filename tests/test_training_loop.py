@@ -229,3 +229,22 @@ def test_fewer_epochs_than_the_resume_state_trains_again_from_the_start(tmp_path
     (a, _), (b, _) = read_prompt_file(out), read_prompt_file(fresh_out)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert list(pd.read_csv(tmp_path / "p.log.csv")["epoch"]) == [1]
+
+
+def test_resume_state_is_written_after_the_log_of_its_epoch(tmp_path, examples, monkeypatch):
+    """The resume state commits an epoch: a kill right after it is saved (the CI failure of a
+    killed training without a log) must find that epoch in the log already."""
+    train, val = _sets(examples)
+    out = tmp_path / "p.pt"
+    log = tmp_path / "p.log.csv"
+    seen: list[tuple[int, list[int]]] = []
+    real_save = torch.save
+
+    def save(obj, f, *args, **kwargs):
+        if isinstance(obj, dict) and obj.get("format") == "samcryo-train-state":
+            seen.append((obj["epoch"], list(pd.read_csv(log)["epoch"]) if log.is_file() else []))
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)  # the trainer imports torch inside its functions
+    train_prompt(_model("prefix"), train, val, epochs=2, lr=1e-3, out_path=out, seed=0, progress=None)
+    assert seen == [(1, [1]), (2, [1, 2])]

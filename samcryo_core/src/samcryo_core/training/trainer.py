@@ -353,9 +353,12 @@ def train_prompt(
             "best_epoch": best_epoch,
             "best_trainable": best_state,
         }
+        # The log first, the resume state last: the state is the commit point of an epoch, so a
+        # kill between the two leaves a log one epoch ahead (redone and rewritten on resume), never
+        # a resume state whose epoch is missing from the log.
+        _write_logs(log_path, history, meta, summary())
         with atomic_path(last_path) as tmp:
             torch.save(state, tmp)
-        _write_logs(log_path, history, meta, summary())
         say(
             f"epoch {epoch + 1}/{epochs} loss {history[-1]['train_loss']:.4f} val_loss {val_loss:.4f} "
             f"val_dice {val_dice:.4f}{' *' if is_best else ''} {seconds:.1f}s"
