@@ -140,10 +140,10 @@ def render_template(params, *, n_rotations: int = 64, rotation_seed: int = 0, bi
 
     Returns ``(box, centre)``: a square float64 image whose centre of mass is at pixel
     ``(centre, centre)``. For ``bin_factor > 1`` the template is rendered at the original pixel
-    size and Fourier-cropped with the same ``fourier_crop`` that ``normalize_micrograph`` uses
+    size and Fourier-cropped with the same ``fourier_resample`` that ``normalize_micrograph`` uses
     (alias-free, and the same half-pixel convention, so the binned centre is an integer pixel).
     """
-    from samcryo_core.preprocess.fourier import fourier_crop
+    from samcryo_core.preprocess.fourier import fourier_resample
     from samcryo_core.simulate.micrograph import particle_types
     from samcryo_core.simulate.particles import add_projection, random_rotations
 
@@ -162,7 +162,7 @@ def render_template(params, *, n_rotations: int = 64, rotation_seed: int = 0, bi
     canvas /= n_rotations
     if bin_factor == 1:
         return canvas, int(centre)
-    out = fourier_crop(canvas, (box // bin_factor, box // bin_factor)).astype(np.float64)
+    out = fourier_resample(canvas, (box // bin_factor, box // bin_factor)).astype(np.float64)
     return out, centre_binned
 
 

@@ -12,7 +12,7 @@ SNR is only comparable when the pixel it is measured at is named.
 Method: simulate the demo's sample (130/160/190 A, 80 particles per field of 4096 A, defocus
 1-3 um, junk off so only particles and noise are measured) at the detector pixel (1 A/px,
 4096 x 4096) with ``keep_clean``; Fourier-crop the particle signal and the noise (image - clean)
-separately with samcryo's own ``fourier_crop`` to 1024 (4 A/px, the demo's micrographs) and to
+separately with samcryo's own ``fourier_resample`` to 1024 (4 A/px, the demo's micrographs) and to
 512 (8 A/px, the model input); at each size measure the simulator's SNR (signal variance over the
 binned particle discs / noise variance off the discs). The SNR is linear in the signal power, so
 the ratio converts any demo SNR to its detector-pixel value.
@@ -50,7 +50,7 @@ def measured_snr(signal: np.ndarray, noise: np.ndarray, discs: np.ndarray) -> fl
 
 def one_micrograph(seed: int, native_side: int, native_pixel_A: float, snr: float,
                    out_sides: tuple[int, ...]) -> dict:
-    from samcryo_core.preprocess.fourier import fourier_crop
+    from samcryo_core.preprocess.fourier import fourier_resample
     from samcryo_core.simulate import SimulationParams, simulate_micrograph
     from samcryo_core.simulate.micrograph import disc_mask
 
@@ -68,9 +68,9 @@ def one_micrograph(seed: int, native_side: int, native_pixel_A: float, snr: floa
                       "snr": measured_snr(m.particle_signal, noise, m.particle_mask)}}
     for side in out_sides:
         f = native_side / side
-        s_b = fourier_crop(m.particle_signal, (side, side))
-        n_b = fourier_crop(noise, (side, side))
-        # Binned pixel centres: original position (x + 0.5) / f - 0.5 (fourier_crop's convention).
+        s_b = fourier_resample(m.particle_signal, (side, side))
+        n_b = fourier_resample(noise, (side, side))
+        # Binned pixel centres: original position (x + 0.5) / f - 0.5 (fourier_resample's convention).
         discs = disc_mask((side, side), (m.x + 0.5) / f - 0.5, (m.y + 0.5) / f - 0.5, m.diameter_px / f)
         row[f"bin{f:g}"] = {"side": side, "pixel_size_A": native_pixel_A * f,
                             "snr": measured_snr(s_b, n_b, discs)}

@@ -4,7 +4,7 @@
 #   CHUNK_IDS      list of chunk ids ("chunk0000", ...)
 #   MICS_BY_CHUNK  chunk id -> micrograph names of that chunk
 #   PROMPT_DIR     results/<variant>/<prompt> (results/classical/log for the LoG picker)
-#   NORM_DIR       results/normalized/s<model input size>
+#   NORM_DIR       results/normalized/p<working particle size in model-input pixels>
 #   HAS_TRUTH      bool: evaluate.truth_dir is set
 # plus LOG_PROMPT_DIR (logs keyed like PROMPT_DIR), LAYOUT (samcryo_core.workflow.settings.Layout)
 # and the helpers below. All model and data logic lives in samcryo_core; the rules only call
@@ -32,7 +32,7 @@ validate(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml")
 LAYOUT = check_config(config)  # also resolves model.checkpoint: samcryo:<shipped file>
 PROMPT = LAYOUT.prompt
 VARIANT = LAYOUT.variant
-MODEL_SIZE = LAYOUT.model_size
+PARTICLE_PX = LAYOUT.particle_px
 PROMPT_DIR = LAYOUT.prompt_dir
 NORM_DIR = LAYOUT.norm_dir
 HAS_TRUTH = LAYOUT.has_truth
@@ -70,18 +70,6 @@ def prompt_input(wildcards):
     if LAYOUT.trains_here:
         return f"{PROMPT_DIR}/prompt.pt"
     return []
-
-
-def segment_fingerprint():
-    """What probability maps depend on besides files Snakemake compares by time: model, seed, TTA.
-
-    The checkpoint's size and mtime stand in for its content (hashing GBs at every start is slow).
-    """
-    ckpt = config["model"].get("checkpoint")
-    stat = os.stat(ckpt) if ckpt and os.path.isfile(ckpt) else None
-    return "|".join(str(v) for v in (
-        VARIANT, ckpt, stat.st_size if stat else "", int(stat.st_mtime) if stat else "",
-        config.get("prompt_file") or "", config["train"]["seed"], config["segment"]["tta"]))
 
 
 def model_args():

@@ -20,7 +20,7 @@ rule export:
             f"--relion-version {config['export']['relion_version']}",
             opt("--project-dir", config["inputs"].get("project_dir")),
             "--cryosparc-basename" if config["export"]["cryosparc_basename"] else "",
-            opt("--min-fom", config["export"].get("min_fom")),
+            f"--min-fom {LAYOUT.fom_threshold:.6g}",
         ])),
     log:
         f"{LOG_PROMPT_DIR}/export.log",
@@ -48,6 +48,7 @@ rule evaluate:
         extra=" ".join([
             f"--truth-format {config['evaluate']['truth_format']}",
             f"--distance-fraction {config['evaluate']['distance_fraction']}",
+            f"--threshold {LAYOUT.fom_threshold:.6g}",
             "--flip-y" if config["evaluate"]["flip_y"] else "",
         ]),
     log:

@@ -1,7 +1,7 @@
 # Extract: probability maps -> particle coordinates in the original frame (one job per chunk).
-# Writes the same picks CSVs and manifests as pick_log, so export and evaluation treat both alike.
-# --redo: this job reruns when an option or its input changed, so picks CSVs already on disk
-# may come from other settings; picking is cheap, so every micrograph of the chunk is redone.
+# Writes the same picks CSVs and manifests as pick_log, so export and evaluation treat both alike:
+# every candidate above extract.floor with its figure of merit (export.threshold chooses among
+# them). A micrograph is redone only when its stamp (options, probability map) changed.
 
 
 rule extract:
@@ -14,7 +14,7 @@ rule extract:
         out_dir=lambda wc, output: os.path.dirname(os.path.dirname(output.manifest)),
         diameter=diameter_cli_args(config),
         extra=" ".join([
-            f"--threshold {config['extract']['threshold']}",
+            f"--floor {config['extract']['floor']}",
             f"--min-circularity {config['extract']['min_circularity']}",
             "--area-range {} {}".format(*config["extract"]["area_range"]),
             f"--edge-margin-px {config['extract']['edge_margin_px']}",
@@ -31,4 +31,4 @@ rule extract:
         "../envs/samcryo.yaml"
     shell:
         "samcryo extract --manifest {input.manifest} --out-dir {params.out_dir}"
-        " --out {output.manifest} {params.diameter} {params.extra} --redo > {log} 2>&1"
+        " --out {output.manifest} {params.diameter} {params.extra} > {log} 2>&1"

@@ -17,7 +17,13 @@ rule train:
         extra=" ".join(filter(None, [
             f"--prompt {PROMPT}",
             prompt_config_args(),
-            f"--epochs {config['train']['epochs']}",
+            f"--steps {config['train']['steps']}",
+            f"--val-every {config['train']['val_every']}",
+            f"--patience {config['train']['patience']}",
+            f"--target-disc-fraction {config['train']['target_disc_fraction']}",
+            f"--particle-px {PARTICLE_PX:g}",
+            diameter_cli_args(config),
+            opt("--pixel-size", config["inputs"].get("pixel_size_A")),
             f"--batch-size {config['train']['batch_size']}",
             opt("--lr", config["train"].get("lr")),
             f"--val-fraction {config['train']['val_fraction']}",
@@ -57,9 +63,6 @@ rule segment:
         prompt=lambda wc, input: f"--prompt-file {q(input.prompt)}" if input.prompt else "--prompt none",
         batch=config["segment"]["batch_size"],
         tta=config["segment"]["tta"],
-        names=lambda wc: " ".join(MICS_BY_CHUNK[wc.chunk]),
-        norm_dir=lambda wc, input: os.path.dirname(os.path.dirname(input.manifest)),
-        settings=q(segment_fingerprint()),
     log:
         f"{LOG_PROMPT_DIR}/segment/{{chunk}}.log",
     threads: 2
@@ -70,11 +73,8 @@ rule segment:
     conda:
         "../envs/samcryo.yaml"
     shell:
-        # first drop this chunk's probability maps that a changed prompt/checkpoint/normalization
-        # made stale (the job skips maps that exist); then segment what is missing
-        "python -m samcryo_core.workflow.invalidate --outputs-dir {params.out_dir} --suffix .mrc"
-        " --stamp {params.out_dir}/chunks/.{wildcards.chunk}.settings --settings {params.settings}"
-        " --inputs-dir {params.norm_dir} --newer-than {input.prompt} --names {params.names} > {log} 2>&1"
-        " && samcryo segment --manifest {input.manifest} --out-dir {params.out_dir}"
+        # a micrograph is segmented again only when its stamp (model, prompt file, TTA, tiling,
+        # normalized image) changed
+        "samcryo segment --manifest {input.manifest} --out-dir {params.out_dir}"
         " --out {output.manifest} {params.model} {params.prompt} --batch-size {params.batch}"
-        " --tta {params.tta} --threads {threads} >> {log} 2>&1"
+        " --tta {params.tta} --threads {threads} > {log} 2>&1"

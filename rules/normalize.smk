@@ -1,6 +1,7 @@
-# Normalize: Fourier-bin, pad and contrast-normalize one chunk to the model input size.
-# Keyed by model input size only (NORM_DIR = results/normalized/s<size>), so switching prompt:
-# reuses these files; micrographs already done are skipped inside the job.
+# Normalize: Fourier-bin each micrograph of one chunk to the working scale (the particle spans
+# PARTICLE_PX pixels) and contrast-normalize it. Keyed by the working scale only
+# (NORM_DIR = results/normalized/p<px>), so switching prompt: reuses these files; a micrograph is
+# redone only when its stamp (settings, pixel size, source file) changed.
 
 
 rule normalize:
@@ -11,13 +12,14 @@ rule normalize:
         manifest=f"{NORM_DIR}/chunks/{{chunk}}.tsv",
     params:
         out_dir=lambda wc, output: os.path.dirname(os.path.dirname(output.manifest)),
-        size=MODEL_SIZE,
         extra=" ".join(filter(None, [
+            f"--particle-px {PARTICLE_PX:g}",
+            diameter_cli_args(config),
             opt("--lowpass-A", config["normalize"].get("lowpass_A")),
             "--clip-percentiles {} {}".format(*config["normalize"]["clip_percentiles"]),
         ])),
     log:
-        f"logs/normalized/s{MODEL_SIZE}/{{chunk}}.log",
+        f"logs/normalized/p{PARTICLE_PX:g}/{{chunk}}.log",
     threads: 1
     resources:
         mem_mb=4000,
@@ -26,5 +28,5 @@ rule normalize:
         "../envs/samcryo.yaml"
     shell:
         "samcryo normalize --manifest {input.manifest} --out-dir {params.out_dir}"
-        " --out {output.manifest} --model-size {params.size} --workers {threads} {params.extra}"
+        " --out {output.manifest} --workers {threads} {params.extra}"
         " > {log} 2>&1"

@@ -1,7 +1,6 @@
 # The classical Laplacian-of-Gaussian picker (prompt: log): picks straight from the normalized
 # images, no model; same picks CSVs and manifests as extract.
-# --redo: this job reruns when an option or its input changed, so picks CSVs already on disk
-# may come from other settings; picking is cheap, so every micrograph of the chunk is redone.
+# A micrograph is redone only when its stamp (options, normalized image) changed.
 
 
 rule pick_log:
@@ -31,4 +30,4 @@ rule pick_log:
         "../envs/samcryo.yaml"
     shell:
         "samcryo pick-log --manifest {input.manifest} --out-dir {params.out_dir}"
-        " --out {output.manifest} {params.diameter} {params.extra} --redo > {log} 2>&1"
+        " --out {output.manifest} {params.diameter} {params.extra} > {log} 2>&1"

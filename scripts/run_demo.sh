@@ -30,14 +30,14 @@ print(c['model']['variant'], c['prompt'])" "$DEMO_CONFIG")
 read -r VARIANT CONFIGURED <<< "$config_keys"
 
 # Snakemake prints each job as it starts and 'N of M steps (x%) done' as it ends; training is the
-# one long job, so while it runs its per-epoch lines (loss, validation Dice, seconds) are shown too.
+# one long job, so while it runs its validation lines (step, loss, validation Dice, time left) are shown too.
 run_workflow() {  # prompt, snakemake arguments...
   local prompt=$1 rc=0 pid
   shift
   snakemake "$@" &
   pid=$!
   tail --pid="$pid" -n 0 -F "logs/$VARIANT/$prompt/train.log" 2>/dev/null \
-    | grep --line-buffered -E '^train: (epoch|best)' | sed -u 's/^train: /   [train] /' &
+    | grep --line-buffered -E '^train: (step|best|stopped)' | sed -u 's/^train: /   [train] /' &
   wait "$pid" || rc=$?
   wait  # the progress follower ends with snakemake
   return "$rc"

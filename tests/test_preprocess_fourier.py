@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from samcryo_core.frame import FrameMapping
-from samcryo_core.preprocess.fourier import binned_shape, fourier_crop, gaussian_lowpass
+from samcryo_core.preprocess.fourier import binned_shape, fourier_resample, gaussian_lowpass
 
 
 def _wave(H, W, kx, ky, amp=3.0, offset=1.0, phase=0.3):
@@ -24,7 +24,7 @@ def _wave(H, W, kx, ky, amp=3.0, offset=1.0, phase=0.3):
 def test_low_frequency_sinusoid_survives_with_amplitude_and_position(H, W, h, w):
     f = _wave(H, W, kx=5, ky=3)
     y, x = np.mgrid[:H, :W]
-    out = fourier_crop(f(x, y).astype(np.float32), (h, w))
+    out = fourier_resample(f(x, y).astype(np.float32), (h, w))
     assert out.shape == (h, w) and out.dtype == np.float32
     # Values equal the wave sampled at the mapping's pixel centres: amplitude, mean and position.
     m = FrameMapping("m", "m.mrc", (H, W), (h, w), max(h, w))
@@ -39,7 +39,7 @@ def test_frequencies_above_new_nyquist_are_removed():
     H = W = 128
     y, x = np.mgrid[:H, :W]
     high = np.cos(2 * np.pi * 40 * x / W)  # 40 cycles: above the Nyquist of a 64-pixel image (32)
-    out = fourier_crop(high.astype(np.float32), (64, 64))
+    out = fourier_resample(high.astype(np.float32), (64, 64))
     assert np.abs(out).max() < 1e-5  # no aliasing onto 64 - 40 = 24 cycles
 
 
@@ -48,7 +48,7 @@ def test_frequencies_above_new_nyquist_are_removed():
 def test_mean_preserved_any_sizes(H, W, fh, fw):
     h, w = max(1, int(H * fh)), max(1, int(W * fw))
     data = np.random.default_rng(H * 100 + W).standard_normal((H, W)).astype(np.float32) + 5
-    out = fourier_crop(data, (h, w))
+    out = fourier_resample(data, (h, w))
     assert out.shape == (h, w)
     assert out.mean() == pytest.approx(data.mean(), abs=1e-4)
 
@@ -61,7 +61,7 @@ def test_binned_shape_keeps_aspect_ratio_k3():
     assert abs(w / h - 5760 / 4092) < 1 / 727
     assert binned_shape((500, 700), 1024) == (500, 700)  # never upsampled
     with pytest.raises(ValueError):
-        fourier_crop(np.zeros((10, 10)), (12, 10))
+        fourier_resample(np.zeros((10, 10)), (12, 10))
 
 
 def test_fourier_crop_k3_frame_keeps_aspect_ratio():
@@ -69,7 +69,7 @@ def test_fourier_crop_k3_frame_keeps_aspect_ratio():
     f = _wave(H, W, kx=12, ky=7)
     y = np.arange(H, dtype=np.float32)[:, None]
     x = np.arange(W, dtype=np.float32)[None, :]
-    out = fourier_crop(f(x, y).astype(np.float32), binned_shape((H, W), 1024))
+    out = fourier_resample(f(x, y).astype(np.float32), binned_shape((H, W), 1024))
     assert out.shape == (727, 1024)
     m = FrameMapping("k3", "k3.mrc", (H, W), (727, 1024), 1024)
     yy, xx = np.mgrid[:727, :1024]

@@ -38,3 +38,23 @@ class ConfigError(SamcryoError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"config key '{key}': {problem}. Fix: {fix}")
+
+
+#: errno values that say the machine, not the micrograph, failed (disk full, I/O error, quota,
+#: out of memory, stale NFS handle): such a failure must fail the job, never reject a micrograph.
+_ENVIRONMENT_ERRNOS = frozenset({12, 5, 28, 122, 116, 30})  # ENOMEM EIO ENOSPC EDQUOT ESTALE EROFS
+
+
+def is_environment_failure(exc: BaseException) -> bool:
+    """True when ``exc`` is a failure of the environment (full disk, I/O error, out of memory).
+
+    Stages turn problems of the *input* into rejected rows; these must instead stop the job with
+    a non-zero exit, so Snakemake retries it or the user reruns after fixing the machine, and no
+    micrograph is recorded as bad for a reason that is not its own.
+    """
+    if isinstance(exc, MemoryError):
+        return True
+    if isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
+        return True
+    text = str(exc)
+    return "out of memory" in text.lower() and type(exc).__name__ in ("OutOfMemoryError", "RuntimeError")

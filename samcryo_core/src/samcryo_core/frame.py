@@ -1,10 +1,12 @@
 """The coordinate frames of a micrograph and the sidecar that links them.
 
-Every stage after normalization works in the *normalized frame*: a square image of
-``model_size`` pixels holding the Fourier-cropped micrograph (aspect ratio kept) plus padding.
-Picks must leave samcryo in the *original frame*: pixels of the micrograph file that RELION will
-extract from, 0-based, ``x`` = column and ``y`` = row of the array as ``mrcfile`` reads it
-(``data[y, x]``), no y-flip (see ``docs/coordinates.md``).
+Every stage after normalization works in the *normalized frame*: the micrograph Fourier-binned by
+its own factor so that particles have the backbone's working size in pixels
+(:mod:`samcryo_core.preprocess.scale`), at any size and aspect ratio, without padding. Picks must
+leave samcryo in the *original frame*: pixels of the micrograph file that RELION will extract
+from, 0-based, ``x`` = column and ``y`` = row of the array as ``mrcfile`` reads it
+(``data[y, x]``), no y-flip (see ``docs/coordinates.md``). Model tiles are internal to
+``segment`` (:mod:`samcryo_core.inference.tiling`) and never appear in a frame.
 
 Binning a K3 frame (5760 x 4092) does not scale both axes by the same factor once sizes are
 rounded to whole pixels, so the mapping keeps separate x and y factors. Pixel *centres* are
@@ -25,7 +27,9 @@ import numpy as np
 
 from samcryo_core.io.atomic import atomic_write_text
 
-SIDECAR_VERSION = 1
+#: Version 2: no padding and no square ``model_size`` (version 1 sidecars are refused: rerun
+#: ``samcryo normalize``, which redoes them anyway because its settings stamp changed).
+SIDECAR_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,7 @@ class FrameMapping:
         micrograph: the micrograph's name (unique within a dataset, used for output names).
         source: path of the original micrograph file, as given by the user.
         original_shape: ``(rows, cols)`` of the original micrograph (``H, W``).
-        binned_shape: ``(rows, cols)`` after Fourier cropping, before padding.
-        model_size: side of the square normalized image (the model input).
-        pad_y: rows of padding above the binned image in the normalized image.
-        pad_x: columns of padding left of the binned image in the normalized image.
+        binned_shape: ``(rows, cols)`` of the normalized image (the binned micrograph).
         pixel_size_A: pixel size of the original micrograph in Angstrom.
         pixel_size_source: where the pixel size came from (``header``, ``star``, ``cryosparc``
             or ``config``).
@@ -49,9 +50,6 @@ class FrameMapping:
     source: str
     original_shape: tuple[int, int]
     binned_shape: tuple[int, int]
-    model_size: int
-    pad_y: int = 0
-    pad_x: int = 0
     pixel_size_A: float | None = None
     pixel_size_source: str | None = None
     extra: dict = field(default_factory=dict)
@@ -77,24 +75,25 @@ class FrameMapping:
         """Map normalized-frame coordinates (x = column, y = row) to the original frame."""
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        xo = (x - self.pad_x + 0.5) * self.scale_x - 0.5
-        yo = (y - self.pad_y + 0.5) * self.scale_y - 0.5
+        xo = (x + 0.5) * self.scale_x - 0.5
+        yo = (y + 0.5) * self.scale_y - 0.5
         return xo, yo
 
     def to_normalized(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map original-frame coordinates (x = column, y = row) to the normalized frame."""
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        xn = (x + 0.5) / self.scale_x - 0.5 + self.pad_x
-        yn = (y + 0.5) / self.scale_y - 0.5 + self.pad_y
+        xn = (x + 0.5) / self.scale_x - 0.5
+        yn = (y + 0.5) / self.scale_y - 0.5
         return xn, yn
 
-    def content_slice(self) -> tuple[slice, slice]:
-        """Row and column slices of the normalized image that hold micrograph (not padding)."""
-        return (
-            slice(self.pad_y, self.pad_y + self.binned_shape[0]),
-            slice(self.pad_x, self.pad_x + self.binned_shape[1]),
-        )
+    @property
+    def mean_scale(self) -> float:
+        """Original pixels per normalized pixel averaged over x and y (for radii and areas).
+
+        The two differ by well under 1 % for real binning, far below any size tolerance.
+        """
+        return 0.5 * (self.scale_x + self.scale_y)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -103,7 +102,7 @@ class FrameMapping:
         d["scale_x"] = self.scale_x
         d["scale_y"] = self.scale_y
         d["frame_note"] = (
-            "original = (normalized - pad + 0.5) * scale - 0.5 per axis; "
+            "original = (normalized + 0.5) * scale - 0.5 per axis; "
             "x = column, y = row of the array mrcfile reads; no flip"
         )
         d["sidecar_version"] = SIDECAR_VERSION
@@ -111,14 +110,20 @@ class FrameMapping:
 
     @classmethod
     def from_dict(cls, d: dict) -> FrameMapping:
+        """Rebuild from :meth:`to_dict`'s output.
+
+        Raises:
+            ValueError: a sidecar of another version (version 1 had a padded square frame).
+        """
+        version = d.get("sidecar_version", 1)
+        if version != SIDECAR_VERSION:
+            raise ValueError(f"frame sidecar version {version}, this samcryo reads version "
+                             f"{SIDECAR_VERSION}: rerun 'samcryo normalize'")
         return cls(
             micrograph=str(d["micrograph"]),
             source=str(d["source"]),
             original_shape=(int(d["original_shape"][0]), int(d["original_shape"][1])),
             binned_shape=(int(d["binned_shape"][0]), int(d["binned_shape"][1])),
-            model_size=int(d["model_size"]),
-            pad_y=int(d.get("pad_y", 0)),
-            pad_x=int(d.get("pad_x", 0)),
             pixel_size_A=None if d.get("pixel_size_A") is None else float(d["pixel_size_A"]),
             pixel_size_source=d.get("pixel_size_source"),
             extra=dict(d.get("extra", {})),

@@ -21,6 +21,22 @@ from samcryo_core.io.atomic import atomic_write_text
 OK = "ok"
 REJECTED = "rejected"
 BASE_COLUMNS = ("micrograph", "status", "reason")
+#: Column of every stage manifest holding the stamp of the micrograph's output
+#: (:mod:`samcryo_core.stamps`): the next stage builds its own stamp on it.
+STAMP = "stamp"
+
+
+def carry_rejected(row: dict, columns: Sequence[str], reason: str | None = None) -> dict:
+    """A row rejected upstream (or here, with ``reason``), carried into a stage's manifest.
+
+    The stage's own columns stay empty except ``source``; rows are never dropped, so
+    ``accepted + rejected = inputs`` holds at every stage.
+    """
+    out = {c: "" for c in columns}
+    out.update(micrograph=row["micrograph"], status=REJECTED,
+               reason=reason if reason is not None else (row.get("reason") or "rejected upstream"),
+               source=row.get("source", ""))
+    return {c: out.get(c, "") for c in columns}
 
 
 def write_manifest(path: str | Path, rows: Iterable[dict], columns: Sequence[str] | None = None) -> None:

@@ -5,10 +5,11 @@
 [--device auto|cpu|cuda] [--threads N] [--tta none|flips|d4]``
 
 The model is built once for the whole chunk (that is why the pipeline works in chunks), then the
-chunk's ``ok`` micrographs go through it in batches (:mod:`samcryo_core.inference.segment`).
-Writes ``DIR/<mic>.mrc`` (float16 sigmoid probability, normalized frame, same size as the
-normalized image so its ``<mic>.json`` sidecar applies unchanged) and the chunk manifest with
-columns ``micrograph, status, reason, source, sidecar, probability``.
+chunk's ``ok`` micrographs go through it tile by tile, tiles batched across micrographs
+(:mod:`samcryo_core.inference.segment`). Writes ``DIR/<mic>.mrc`` (float16 sigmoid probability,
+normalized frame, same size as the normalized image so its ``<mic>.json`` sidecar applies
+unchanged) and the chunk manifest with columns ``micrograph, status, reason, source, sidecar,
+probability, stamp``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("none",),
         help="without --prompt-file: 'none' = plain SAM with the point grid (default)",
     )
-    parser.add_argument("--batch-size", type=int, default=4, help="micrographs per forward pass (default 4)")
+    parser.add_argument("--batch-size", type=int, default=4,
+                        help="model tiles per forward pass, across micrographs (default 4)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument(
@@ -57,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from samcryo_core.inference.device import resolve_device, set_threads
-    from samcryo_core.inference.loading import load_model
+    from samcryo_core.inference.loading import load_model, model_stamp
     from samcryo_core.inference.segment import SEGMENT_COLUMNS, segment_chunk
     from samcryo_core.manifest import read_manifest, write_manifest
 
@@ -88,12 +90,14 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=device,
         tta=args.tta,
+        model_stamp=model_stamp(info, args.checkpoint, seed=args.seed),
         progress=lambda line: print(f"segment: {line}", flush=True),
     )
     write_manifest(args.out, out_rows, SEGMENT_COLUMNS)
     print(
-        f"segment: {stats.segmented} segmented, {stats.skipped} already done, {stats.failed} failed, "
-        f"{stats.carried_rejected} rejected upstream; model {stats.model_s:.1f}s of {stats.total_s:.1f}s",
+        f"segment: {stats.segmented} segmented ({stats.tiles} tiles), {stats.skipped} up to date, "
+        f"{stats.failed} failed, {stats.carried_rejected} rejected upstream; model {stats.model_s:.1f}s "
+        f"of {stats.total_s:.1f}s",
         flush=True,
     )
     for r in out_rows:

@@ -81,3 +81,22 @@ def load_model(
         )
     model.eval()
     return model, info
+
+
+def model_stamp(info: dict, checkpoint: str | Path | None = None, seed: int = 0) -> str:
+    """What a probability map depends on in the model: variant, base and prompt (for stamps).
+
+    The base is identified by its sha256 when known (official checkpoints, the shipped
+    backbone), else by the file's size and modification time; the prompt by its content hash
+    (a few MB at most); a random-init base by its seed.
+    """
+    from samcryo_core.model.loading import sha256_file
+    from samcryo_core.stamps import file_stamp
+
+    prompt = info.get("prompt_file")
+    base = info.get("base_sha256") or (file_stamp(checkpoint) if checkpoint else RANDOM_INIT)
+    parts = [str(info.get("variant")), str(base), str(info.get("prompt_type")),
+             sha256_file(prompt) if prompt else "no-prompt-file"]
+    if base == RANDOM_INIT:
+        parts.append(f"seed={seed}")
+    return "|".join(parts)

@@ -1,29 +1,27 @@
-"""Segment one chunk of normalized micrographs with a loaded model, in batches.
+"""The segment stage: probability maps of one chunk of normalized micrographs, tile by tile.
 
-The model is loaded once per chunk by the caller; this module only streams micrographs through it:
+The model is loaded once per chunk by the caller; this module streams the chunk through it:
 
-* reads each ``ok`` row's normalized MRC (manifest column ``normalized``) and FrameMapping sidecar;
-* brings the image to the model's ``img_size``: normally they are equal (the pipeline normalizes
-  to the model size). If the normalized image is larger or smaller it is *resized* (area average
-  when shrinking, bilinear when enlarging), not tiled: training normalizes every micrograph to
-  ``img_size``, so resizing shows the model particles at the pixel scale it was trained on,
-  whereas tiles would show them larger than in training;
-* runs the model on batches of ``batch_size`` under ``torch.inference_mode`` (plus autocast on
-  CUDA), while a background thread reads the next batch; with ``tta`` it averages the logits over
-  flipped / rotated copies (:mod:`samcryo_core.inference.tta`);
-* upsamples the ``S/4`` logits bilinearly to the normalized frame's size (so the sidecar applies
-  to the probability map unchanged), applies the sigmoid and writes ``DIR/<mic>.mrc`` as float16
-  MRC atomically, with the normalized pixel size in the header;
-* skips micrographs whose output already exists with the right size (a rerun redoes only what is
-  missing), carries rejected rows forward unchanged, and turns a micrograph that fails into a
-  rejected row with the reason while the others continue.
+* each ``ok`` row's normalized MRC and frame sidecar are read (a background thread reads the next
+  micrograph while the model runs);
+* the image is cut into overlapping ``img_size`` tiles (:mod:`samcryo_core.inference.tiling`;
+  overlap from the largest particle in the sidecar), and tiles of consecutive micrographs are
+  batched together (``batch_size`` tiles per forward pass: on a GPU, many micrographs' tiles
+  share one pass);
+* each tile's ``S/4`` logits (averaged over flips/rotations with ``tta``) are upsampled bilinearly
+  to the tile, stitched with edge-down-weighting into one map of the whole micrograph, and the
+  sigmoid map is written as ``DIR/<mic>.mrc`` (float16, normalized frame: the sidecar applies
+  unchanged);
+* a micrograph is skipped when its stamp is current (:mod:`samcryo_core.stamps`: the model, the
+  prompt, TTA and tiling, and the normalized image's own stamp); one whose input is unusable
+  becomes a rejected row; a failure of the machine (out of memory, full disk) stops the job.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,14 +29,18 @@ from typing import Any
 
 import numpy as np
 
-from samcryo_core.errors import InputError, SamcryoError
+from samcryo_core import stamps
+from samcryo_core.errors import InputError, SamcryoError, is_environment_failure
 from samcryo_core.frame import FrameMapping
 from samcryo_core.inference.device import autocast_context
-from samcryo_core.manifest import OK, REJECTED
+from samcryo_core.inference.tiling import Stitcher, TileGrid, overlap_px, tile_grid
+from samcryo_core.manifest import OK, STAMP, carry_rejected
+from samcryo_core.preprocess.scale import range_at_scale
 
 log = logging.getLogger(__name__)
 
-SEGMENT_COLUMNS = ("micrograph", "status", "reason", "source", "sidecar", "probability")
+SEGMENT_COLUMNS = ("micrograph", "status", "reason", "source", "sidecar", "probability", STAMP)
+STAGE = "segment"
 
 
 @dataclass
@@ -49,6 +51,7 @@ class SegmentStats:
     skipped: int = 0
     failed: int = 0
     carried_rejected: int = 0
+    tiles: int = 0
     model_s: float = 0.0
     total_s: float = 0.0
     batch_sizes: list[int] = field(default_factory=list)
@@ -56,39 +59,16 @@ class SegmentStats:
 
 @dataclass
 class _Item:
+    """One micrograph in flight: its image, grid and the stitched result so far."""
+
+    index: int
     row: dict
     out: Path
-    image: np.ndarray  # float32 [S, S] at the model's img_size
+    stamp: str
+    image: np.ndarray
     mapping: FrameMapping
-
-
-def probability_complete(path: Path, size: int) -> bool:
-    """True when ``path`` is a readable MRC of ``size`` x ``size`` (atomic writes: never partial)."""
-    import mrcfile
-
-    if not path.is_file():
-        return False
-    try:
-        with mrcfile.open(path, header_only=True, permissive=True) as mrc:
-            h = mrc.header
-            return int(h.nx) == size and int(h.ny) == size and int(h.nz) == 1
-    except (ValueError, OSError):
-        return False
-
-
-def resize_to(image: np.ndarray, size: int) -> np.ndarray:
-    """Square image -> ``size`` x ``size`` (area when shrinking, bilinear when enlarging)."""
-    import torch
-    import torch.nn.functional as F
-
-    if image.shape == (size, size):
-        return image
-    t = torch.tensor(image, dtype=torch.float32)[None, None]  # a copy: inputs may be read-only maps
-    if image.shape[0] >= size:
-        out = F.interpolate(t, size=(size, size), mode="area")
-    else:
-        out = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
-    return out[0, 0].numpy()
+    grid: TileGrid
+    stitcher: Stitcher
 
 
 def _reason(exc: BaseException) -> str:
@@ -96,92 +76,84 @@ def _reason(exc: BaseException) -> str:
     return " ".join(text.split())  # one line: it goes into a TSV cell
 
 
-def _load_item(row: dict, out_dir: Path, img_size: int) -> _Item:
-    """Read a normalized micrograph and its sidecar; errors name the file."""
+def largest_particle_px(mapping: FrameMapping) -> float:
+    """The largest particle of the sample in normalized pixels, from the sidecar's working scale."""
+    extra = mapping.extra
+    return range_at_scale(tuple(extra["diameter_A"]), float(extra["particle_px"]))[1]
+
+
+def micrograph_grid(mapping: FrameMapping, tile: int) -> TileGrid:
+    """The tile grid ``segment`` uses for one normalized micrograph."""
+    return tile_grid(mapping.binned_shape, tile, overlap_px(largest_particle_px(mapping), tile))
+
+
+def read_normalized(row: dict) -> tuple[np.ndarray, FrameMapping]:
+    """A normalized micrograph and its sidecar; errors name the file and the fix."""
     import mrcfile
 
-    name = row["micrograph"]
     mrc_path = Path(row.get("normalized") or "")
     side_path = Path(row.get("sidecar") or "")
     if not row.get("normalized") or not mrc_path.is_file():
-        raise InputError(
-            mrc_path, "normalized micrograph missing", "rerun 'samcryo normalize' for this chunk"
-        )
+        raise InputError(mrc_path, "normalized micrograph missing",
+                         "rerun 'samcryo normalize' for this chunk")
     try:
         mapping = FrameMapping.read(side_path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(
-            side_path, f"cannot read frame sidecar ({exc})", "rerun 'samcryo normalize'"
-        ) from exc
+        raise InputError(side_path, f"cannot read frame sidecar ({exc})",
+                         "rerun 'samcryo normalize'") from exc
     try:
         with mrcfile.open(mrc_path, permissive=True) as mrc:
-            data = np.asarray(mrc.data, dtype=np.float32)
+            data = None if mrc.data is None else np.asarray(mrc.data, dtype=np.float32)
     except (ValueError, OSError) as exc:
-        raise InputError(
-            mrc_path, f"cannot read normalized MRC ({exc})", "rerun 'samcryo normalize'"
-        ) from exc
-    if data is None or data.ndim != 2 or data.shape != (mapping.model_size, mapping.model_size):
+        if is_environment_failure(exc):
+            raise
+        raise InputError(mrc_path, f"cannot read normalized MRC ({exc})",
+                         "rerun 'samcryo normalize'") from exc
+    if data is None or data.ndim != 2 or data.shape != tuple(mapping.binned_shape):
         shape = None if data is None else data.shape
-        raise InputError(
-            mrc_path,
-            f"normalized image has shape {shape}, sidecar says {mapping.model_size} square",
-            "rerun 'samcryo normalize' for this chunk",
-        )
+        raise InputError(mrc_path, f"normalized image has shape {shape}, sidecar says "
+                         f"{tuple(mapping.binned_shape)}", "rerun 'samcryo normalize' for this chunk")
     if not np.all(np.isfinite(data)):
         raise InputError(mrc_path, "normalized image holds NaN or Inf", "rerun 'samcryo normalize'")
-    return _Item(row, out_dir / f"{name}.mrc", resize_to(data, img_size), mapping)
+    return data, mapping
 
 
-def _load_batch(rows: list[dict], out_dir: Path, img_size: int) -> list[_Item | tuple[dict, str]]:
-    out: list[_Item | tuple[dict, str]] = []
-    for row in rows:
-        try:
-            out.append(_load_item(row, out_dir, img_size))
-        except Exception as exc:  # one bad micrograph must not stop the chunk
-            out.append((row, _reason(exc)))
-    return out
+def predict_tile_logits(model: Any, tiles: np.ndarray, device: str, tta: str = "none") -> np.ndarray:
+    """Logits ``[B, S, S]`` (tile frame, float32) for tiles ``[B, S, S]``.
 
-
-def _row(row: dict, status: str, reason: str = "", probability: str = "") -> dict:
-    return {
-        "micrograph": row["micrograph"],
-        "status": status,
-        "reason": reason,
-        "source": row.get("source", ""),
-        "sidecar": row.get("sidecar", ""),
-        "probability": probability,
-    }
-
-
-def predict_probabilities(
-    model: Any, images: np.ndarray, sizes: list[int], device: str, tta: str = "none"
-) -> list[np.ndarray]:
-    """Run ``model`` on ``images [B,S,S]``; return one sigmoid probability map per requested size.
-
-    Logits are upsampled (bilinear, ``align_corners=False``: pixel centres map as in the frame
-    sidecar) before the sigmoid, as SAM does, so edges stay sharp. ``tta`` (``none``, ``flips``,
-    ``d4``) averages the logits over that many orientations first.
+    The model's ``S/4`` logits are upsampled bilinearly (``align_corners=False``: pixel centres map
+    as in the frame sidecar) before any sigmoid, as SAM does, so edges stay sharp; ``tta``
+    (``none``, ``flips``, ``d4``) averages the logits over that many orientations first.
     """
     import torch
     import torch.nn.functional as F
 
     from samcryo_core.inference.tta import tta_logits
 
-    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None].to(device)
+    x = torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))[:, None].to(device)
     with torch.inference_mode(), autocast_context(device):
         logits = tta_logits(model, x, tta)
-    logits = logits.float()
-    out = []
-    for i, size in enumerate(sizes):
-        up = F.interpolate(logits[i : i + 1], size=(size, size), mode="bilinear", align_corners=False)
-        out.append(torch.sigmoid(up)[0, 0].cpu().numpy())
-    return out
+    size = int(tiles.shape[-1])
+    up = F.interpolate(logits.float(), size=(size, size), mode="bilinear", align_corners=False)
+    return up[:, 0].cpu().numpy()
 
 
-def _write(item: _Item, prob: np.ndarray) -> None:
-    from samcryo_core.io.mrc_write import write_mrc
+def probability_map(model: Any, image: np.ndarray, mapping: FrameMapping, *, device: str = "cpu",
+                    tta: str = "none", batch_size: int = 4) -> np.ndarray:
+    """The stitched probability map of one normalized image (library use: benchmarks, ``pick``)."""
+    grid = micrograph_grid(mapping, int(model.img_size))
+    stitcher = Stitcher(grid)
+    origins = grid.origins
+    for k in range(0, len(origins), max(1, batch_size)):
+        part = origins[k : k + batch_size]
+        logits = predict_tile_logits(model, np.stack([grid.cut(image, o) for o in part]), device, tta)
+        for o, lg in zip(part, logits, strict=True):
+            stitcher.add(o, lg)
+    return _sigmoid(stitcher.logits())
 
-    write_mrc(item.out, prob, item.mapping.normalized_pixel_size_A, dtype=np.float16)
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))).astype(np.float32)
 
 
 def segment_chunk(
@@ -192,12 +164,13 @@ def segment_chunk(
     batch_size: int = 4,
     device: str = "cpu",
     tta: str = "none",
+    model_stamp: str = "",
     progress: Callable[[str], None] | None = None,
 ) -> tuple[list[dict], SegmentStats]:
     """Segment the ``ok`` rows of a normalize manifest chunk; return segment-manifest rows + stats.
 
-    ``tta`` is the test-time augmentation mode (:data:`samcryo_core.inference.tta.TTA_MODES`).
-
+    ``batch_size``: tiles per forward pass (they may come from several micrographs).
+    ``model_stamp``: identity of the model + prompt (part of each output's stamp).
     Output rows keep the input order and have exactly :data:`SEGMENT_COLUMNS`.
     """
     from samcryo_core.inference.tta import check_mode
@@ -207,85 +180,116 @@ def segment_chunk(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stats = SegmentStats()
-    img_size = int(model.img_size)
-    batch_size = max(1, int(batch_size))
+    tile = int(model.img_size)
+    settings = {"model": model_stamp, "tta": tta, "tile": tile}
     results: dict[int, dict] = {}
-    todo: list[tuple[int, dict]] = []
+    todo: list[tuple[int, dict, str]] = []
     for i, row in enumerate(rows):
         if row.get("status") != OK:
-            results[i] = _row(row, REJECTED, row.get("reason") or "rejected upstream")
+            results[i] = carry_rejected(row, SEGMENT_COLUMNS)
             stats.carried_rejected += 1
             continue
+        stamp = stamps.make_stamp(STAGE, settings, row.get(STAMP, ""))
         out = out_dir / f"{row['micrograph']}.mrc"
-        size = _sidecar_size(row)
-        if size is not None and probability_complete(out, size):
-            results[i] = _row(row, OK, probability=str(out))
+        if stamps.is_current(out_dir, row["micrograph"], stamp, out):
+            results[i] = _ok_row(row, out, stamp)
             stats.skipped += 1
             continue
-        todo.append((i, row))
+        todo.append((i, row, stamp))
 
-    batches = [todo[k : k + batch_size] for k in range(0, len(todo), batch_size)]
-    model.eval()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segment-read") as pool:
-        pending = pool.submit(_load_batch, [r for _, r in batches[0]], out_dir, img_size) if batches else None
-        for b, batch in enumerate(batches):
-            loaded = pending.result()
-            pending = (
-                pool.submit(_load_batch, [r for _, r in batches[b + 1]], out_dir, img_size)
-                if b + 1 < len(batches)
-                else None
-            )
-            good: list[tuple[int, _Item]] = []
-            for (i, _row_in), item in zip(batch, loaded, strict=True):
-                if isinstance(item, _Item):
-                    good.append((i, item))
-                else:
-                    row, reason = item
-                    results[i] = _row(row, REJECTED, reason)
+    def load(entry: tuple[int, dict, str]) -> _Item | tuple[int, dict, str]:
+        i, row, stamp = entry
+        try:
+            image, mapping = read_normalized(row)
+            grid = micrograph_grid(mapping, tile)
+        except Exception as exc:  # one bad micrograph must not stop the chunk
+            if is_environment_failure(exc):
+                raise
+            return i, row, _reason(exc)
+        return _Item(i, row, out_dir / f"{row['micrograph']}.mrc", stamp, image, mapping, grid,
+                     Stitcher(grid))
+
+    def tiles() -> Iterator[tuple[_Item, tuple[int, int]]]:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segment-read") as pool:
+            pending = pool.submit(load, todo[0]) if todo else None
+            for k in range(len(todo)):
+                item = pending.result()
+                pending = pool.submit(load, todo[k + 1]) if k + 1 < len(todo) else None
+                if not isinstance(item, _Item):
+                    i, row, reason = item
+                    results[i] = carry_rejected(row, SEGMENT_COLUMNS, reason)
                     stats.failed += 1
-            if good:
-                _run_batch(model, good, device, tta, results, stats)
-            if progress is not None:
-                done = stats.segmented + stats.failed
-                progress(f"batch {b + 1}/{len(batches)}: {done}/{len(todo)} micrographs")
+                    continue
+                for origin in item.grid.origins:
+                    yield item, origin
+
+    model.eval()
+    batch: list[tuple[_Item, tuple[int, int]]] = []
+    t_last = time.perf_counter()
+    for entry in tiles():
+        batch.append(entry)
+        if len(batch) == max(1, int(batch_size)):
+            _run_batch(model, batch, device, tta, results, stats)
+            batch = []
+        if progress is not None and time.perf_counter() - t_last > 10:
+            t_last = time.perf_counter()
+            progress(f"{stats.segmented + stats.failed}/{len(todo)} micrographs, {stats.tiles} tiles")
+    if batch:
+        _run_batch(model, batch, device, tta, results, stats)
     stats.total_s = time.perf_counter() - t_start
     return [results[i] for i in range(len(rows))], stats
 
 
-def _sidecar_size(row: dict) -> int | None:
-    try:
-        return FrameMapping.read(row["sidecar"]).model_size
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def _ok_row(row: dict, out: Path, stamp: str) -> dict:
+    return {"micrograph": row["micrograph"], "status": OK, "reason": "", "source": row.get("source", ""),
+            "sidecar": row.get("sidecar", ""), "probability": str(out), STAMP: stamp}
 
 
-def _run_batch(
-    model: Any, good: list[tuple[int, _Item]], device: str, tta: str, results: dict, stats: SegmentStats
-) -> None:
-    """Predict a batch; if the batch as a whole fails, retry one by one so only the culprit is rejected."""
-    images = np.stack([it.image for _, it in good])
-    sizes = [it.mapping.model_size for _, it in good]
+def _run_batch(model: Any, batch: list[tuple[_Item, tuple[int, int]]], device: str, tta: str,
+               results: dict, stats: SegmentStats) -> None:
+    """Predict a batch of tiles; on a failure that is not the machine's, retry tile by tile so only
+    the micrograph whose tile fails is rejected."""
+    live = [(it, o) for it, o in batch if it.index not in results]
+    if not live:
+        return
     t0 = time.perf_counter()
     try:
-        probs = predict_probabilities(model, images, sizes, device, tta)
-    except Exception as exc:  # e.g. out of memory for the batch
-        if len(good) == 1:
-            i, it = good[0]
-            results[i] = _row(it.row, REJECTED, _reason(exc))
+        tiles = np.stack([it.grid.cut(it.image, o) for it, o in live])
+        logits = predict_tile_logits(model, tiles, device, tta)
+    except Exception as exc:
+        if is_environment_failure(exc):
+            raise
+        if len(live) == 1:
+            it = live[0][0]
+            results[it.index] = carry_rejected(it.row, SEGMENT_COLUMNS, _reason(exc))
             stats.failed += 1
             return
-        log.warning("batch of %d failed (%s); retrying one micrograph at a time", len(good), _reason(exc))
-        for one in good:
+        log.warning("batch of %d tiles failed (%s); retrying one tile at a time", len(live), _reason(exc))
+        for one in live:
             _run_batch(model, [one], device, tta, results, stats)
         return
     stats.model_s += time.perf_counter() - t0
-    stats.batch_sizes.append(len(good))
-    for (i, it), prob in zip(good, probs, strict=True):
-        try:
-            _write(it, prob)
-        except Exception as exc:
-            results[i] = _row(it.row, REJECTED, _reason(exc))
-            stats.failed += 1
-            continue
-        results[i] = _row(it.row, OK, probability=str(it.out))
-        stats.segmented += 1
+    stats.batch_sizes.append(len(live))
+    stats.tiles += len(live)
+    for (it, origin), lg in zip(live, logits, strict=True):
+        it.stitcher.add(origin, lg)
+        if it.stitcher.complete:
+            _finish(it, results, stats)
+
+
+def _finish(it: _Item, results: dict, stats: SegmentStats) -> None:
+    from samcryo_core.io.mrc_write import write_mrc
+
+    try:
+        write_mrc(it.out, _sigmoid(it.stitcher.logits()), it.mapping.normalized_pixel_size_A,
+                  dtype=np.float16)
+        stamps.record(it.out.parent, it.row["micrograph"], it.stamp, STAGE, {"tiles": len(it.grid)})
+    except Exception as exc:
+        if is_environment_failure(exc):
+            raise
+        results[it.index] = carry_rejected(it.row, SEGMENT_COLUMNS, _reason(exc))
+        stats.failed += 1
+        return
+    results[it.index] = _ok_row(it.row, it.out, it.stamp)
+    stats.segmented += 1
+    it.image = np.empty((0, 0), np.float32)  # free the image; the stitcher goes with the item

@@ -48,6 +48,11 @@ class SamVariant:
     checkpoint_file: str | None = None
     sha256: str | None = None
     size_bytes: int | None = None
+    #: Working scale: the particle diameter, in model-input pixels, this backbone picks best at,
+    #: and the range it tolerates (see :mod:`samcryo_core.model.scale`). A checkpoint's own
+    #: metadata (the JSON beside a shipped backbone) overrides these defaults.
+    particle_px: float = 40.0
+    particle_px_range: tuple[float, float] = (20.0, 80.0)
 
     @property
     def official(self) -> bool:
@@ -86,11 +91,13 @@ VARIANTS: dict[str, SamVariant] = {
     "tiny": SamVariant(
         "tiny", 64, 2, 2, (1,), img_size=128, window_size=4,
         prompt_embed_dim=32, decoder_mlp_dim=64, decoder_num_heads=4, iou_head_hidden_dim=32,
+        particle_px=20.0, particle_px_range=(10.0, 40.0),
     ),
     # CPU demo: 32x32 tokens, 128x128 low-res mask, ~2 M parameters.
     "cpu_small": SamVariant(
         "cpu_small", 128, 4, 4, (3,), img_size=512, window_size=8,
         prompt_embed_dim=128, decoder_mlp_dim=512, decoder_num_heads=8, iou_head_hidden_dim=128,
+        particle_px=20.0, particle_px_range=(10.0, 36.0),
     ),
 }
 

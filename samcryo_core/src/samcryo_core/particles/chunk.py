@@ -4,8 +4,7 @@
 what they read and how they pick, so both use :func:`run_picking_chunk`. It keeps the manifest
 contract of ``docs/architecture.md``: rows are never dropped, rejected rows are carried with their
 reason, a micrograph that fails becomes ``rejected`` with the error text as reason (one bad file
-never stops the chunk), and a micrograph whose picks CSV already exists is not redone (all writes
-are atomic, so an existing file is complete).
+never stops the chunk), and a micrograph whose picks CSV is current by its stamp is not redone.
 """
 
 from __future__ import annotations
@@ -16,16 +15,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from samcryo_core.errors import InputError, SamcryoError
+from samcryo_core import stamps
+from samcryo_core.errors import InputError, SamcryoError, is_environment_failure
 from samcryo_core.frame import FrameMapping
-from samcryo_core.manifest import OK, REJECTED
+from samcryo_core.manifest import OK, STAMP, carry_rejected
 from samcryo_core.particles.diameter import Diameter, describe, scale_diameter
 from samcryo_core.particles.picks_io import read_picks, write_picks
 
 log = logging.getLogger(__name__)
 
 PICKS_MANIFEST_COLUMNS: tuple[str, ...] = (
-    "micrograph", "status", "reason", "source", "sidecar", "picks", "n_picks",
+    "micrograph", "status", "reason", "source", "sidecar", "picks", "n_picks", STAMP,
 )
 
 
@@ -58,39 +58,59 @@ def run_picking_chunk(
     out_dir: str | Path,
     pick_one: Callable[[dict], pd.DataFrame],
     *,
+    stage: str,
+    settings: dict,
     manifest_path: str | Path = "manifest",
-    redo: bool = False,
 ) -> list[dict]:
     """Pick every ``ok`` row with ``pick_one(row) -> picks``; return the picks-manifest rows.
 
-    Errors that come from the data (:class:`SamcryoError`, ``OSError``, ``ValueError``,
-    ``KeyError``) reject that micrograph only; anything else is a bug and propagates.
+    A micrograph is redone only when its stamp (:mod:`samcryo_core.stamps`: ``stage``,
+    ``settings`` and the upstream row's stamp) changed. Errors that come from the data
+    (:class:`SamcryoError`, ``OSError``, ``ValueError``, ``KeyError``) reject that micrograph
+    only; failures of the machine (:func:`~samcryo_core.errors.is_environment_failure`) and
+    anything else (a bug) propagate and fail the job.
     """
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     result: list[dict] = []
     for row in rows:
-        out = {c: row.get(c, "") for c in PICKS_MANIFEST_COLUMNS}
-        out["picks"] = ""
-        out["n_picks"] = ""
         if row.get("status") != OK:
-            out["status"] = row.get("status") or REJECTED
-            result.append(out)
+            result.append(carry_rejected(row, PICKS_MANIFEST_COLUMNS))
             continue
+        name = None
         try:
             name = safe_name(row["micrograph"], manifest_path)
             csv_path = out_dir / f"{name}.csv"
-            if csv_path.is_file() and not redo:
+            stamp = stamps.make_stamp(stage, settings, row.get(STAMP, ""))
+            if stamps.is_current(out_dir, name, stamp, csv_path):
                 picks = read_picks(csv_path)
-                log.info("%s: picks exist (%d), skipped", name, len(picks))
+                log.info("%s: up to date (%d picks), skipped", name, len(picks))
             else:
                 picks = pick_one(row)
                 write_picks(csv_path, picks)
+                stamps.record(out_dir, name, stamp, stage, settings)
                 log.info("%s: %d picks", name, len(picks))
-            out["picks"] = str(csv_path)
-            out["n_picks"] = str(len(picks))
         except (SamcryoError, OSError, ValueError, KeyError) as exc:
+            if is_environment_failure(exc):
+                raise
             log.warning("%s: rejected: %s", row.get("micrograph"), exc)
-            out["status"] = REJECTED
-            out["reason"] = f"picking failed: {exc}"
+            if name is not None:
+                stamps.forget(out_dir, name)
+            result.append(carry_rejected(row, PICKS_MANIFEST_COLUMNS, f"picking failed: {exc}"))
+            continue
+        out = {c: row.get(c, "") for c in PICKS_MANIFEST_COLUMNS}
+        out.update(picks=str(csv_path), n_picks=str(len(picks)), **{STAMP: stamp})
         result.append(out)
     return result
+
+
+def chunk_exit_code(rows: list[dict], result: list[dict]) -> int:
+    """1 only when micrographs were given and every one failed here (a systematic problem)."""
+    n_in = sum(r.get("status") == OK for r in rows)
+    n_ok = sum(r.get("status") == OK for r in result)
+    log.info("%d of %d micrographs picked (%d picks)", n_ok, n_in,
+             sum(int(r["n_picks"]) for r in result if r.get("n_picks")))
+    if n_in and not n_ok:
+        log.error("every micrograph of the chunk failed; see the reasons in the manifest")
+        return 1
+    return 0

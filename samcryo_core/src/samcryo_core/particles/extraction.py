@@ -1,32 +1,38 @@
-"""Turn a probability map (normalized frame) into particle picks in the original frame.
+"""Turn a probability map (normalized frame) into particle candidates in the original frame.
 
-The SAM-for-cryo-EM papers stop at a mask; RELION and cryoSPARC need one coordinate per particle.
-The steps, each there because a real map needs it:
+The SAM-for-cryo-EM papers stop at a mask; RELION and cryoSPARC need one coordinate per particle,
+and on crowded grids the masks of touching particles merge. The steps, each there because a real
+map needs it:
 
-1. threshold the map, only inside the micrograph's content region (``mapping.content_slice()``):
-   padding is not micrograph, and a pick there would map outside the image;
-2. connected components (4-connectivity);
-3. split touching particles with a distance-transform watershed seeded at peaks of the distance
-   map that are at least about one expected radius apart, since the masks of neighbouring
-   particles merge into blobs at 256 x 256 (the CryoPPP 10059 masks are a well-known example);
-4. reject components whose area, relative to a disc of the particle diameter, is outside
-   ``[min_area_fraction, max_area_fraction]`` or whose circularity ``4 pi A / P^2`` is below
-   ``min_circularity`` (carbon edges and ice streaks are long and thin). With a diameter range
-   (mixed samples, :mod:`.diameter`) the lower bound comes from the smallest disc and the upper
-   from the largest;
-5. figure of merit = mean probability inside the component, so users can re-threshold later;
-6. map the probability-weighted centroid back with ``mapping.to_original`` (separate x/y scales);
-7. drop picks within ``edge_margin_px`` of the micrograph border (original pixels);
-8. suppress duplicates closer than ``min_distance_fraction * diameter_px`` (original pixels),
-   keeping the one with the higher FOM (the smallest diameter of a range).
+1. *candidate mask*: every pixel with probability ``>= floor`` (default 0.1). Far below any
+   sensible threshold on purpose: every candidate is kept with its figure of merit, and the
+   user's threshold is applied at export (``export.threshold``), so re-thresholding never reruns
+   segment or extract and a lower threshold can raise recall;
+2. *seeds*: peaks of the distance transform of the *core* mask (probability ``>= 0.5``) at least
+   a third of the smallest diameter apart. The model's map saturates (flat plateaus near 1) over
+   touching particles, so peaks of the probability itself do not separate them, while the
+   distance transform peaks at each disc's centre and dips at the neck between two discs.
+   A core too small for a peak gets its deepest point; a candidate without any core (a weak
+   particle) gets its highest-probability pixel;
+3. *split*: a watershed of the candidate mask from those seeds, on its negative distance
+   transform: every connected component is split, none is ever dropped for being large;
+4. *filters on the pieces*: area relative to a disc of the particle diameter within
+   ``[min_area_fraction, max_area_fraction]`` (with a diameter range: the smallest disc for the
+   lower bound, the largest for the upper), circularity ``4 pi A / P^2 >= min_circularity``
+   (carbon edges and ice streaks are long and thin);
+5. *figure of merit*: the mean probability in a disc of a quarter of the smallest diameter around
+   the piece's centre: about 1 for a confident particle whatever its halo, and comparable with the
+   pixel threshold users know (a pick passes 0.5 when its centre is mostly above 0.5);
+6. *centre*: probability-weighted centroid of the piece's upper half (pixels above half its
+   peak), mapped back with ``mapping.to_original`` (separate x/y scales);
+7. picks within ``edge_margin_px`` of the micrograph border are dropped, and picks closer than
+   ``min_distance_fraction`` x the (smallest) diameter are duplicates: the higher FOM is kept.
 
 Each pick's ``diameter_px`` is the given diameter, or with a range the diameter of a disc of the
-component's area, clipped to the range: a per-particle size a user can sort or filter by.
+piece's core area, clipped to the range: a per-particle size a user can sort or filter by.
 
-The diameter is given in original pixels. The normalized frame may scale x and y slightly
-differently (a 5760 x 4092 K3 frame binned to whole pixels), so radius, expected area and the
-watershed peak spacing in the normalized frame use the *mean* of ``scale_x`` and ``scale_y``; the
-two differ by well under 1 % for real binning, far below the tolerance of the area filter.
+The diameter is given in original pixels; radii and areas in the normalized frame use the mean
+of ``scale_x`` and ``scale_y`` (:attr:`FrameMapping.mean_scale`).
 """
 
 from __future__ import annotations
@@ -45,15 +51,17 @@ from samcryo_core.particles.picks_io import PICKS_COLUMNS, empty_picks
 
 log = logging.getLogger(__name__)
 
-
-def mean_scale(mapping: FrameMapping) -> float:
-    """Original pixels per normalized pixel, averaged over x and y (for radii and areas)."""
-    return 0.5 * (mapping.scale_x + mapping.scale_y)
+#: Default probability floor of candidates (step 1 of the module docstring).
+CANDIDATE_FLOOR = 0.1
+#: Probability of the core mask whose distance transform seeds the split (step 2).
+CORE_LEVEL = 0.5
+#: Seeds at least this fraction of the smallest diameter apart (step 2).
+SEED_SPACING_DIAMETERS = 1.0 / 3.0
 
 
 def radius_normalized(mapping: FrameMapping, diameter_px: float) -> float:
     """Particle radius in normalized pixels for a diameter in original pixels (mean scale)."""
-    return 0.5 * float(diameter_px) / mean_scale(mapping)
+    return 0.5 * float(diameter_px) / mapping.mean_scale
 
 
 def circularity(area: float, perimeter: float) -> float:
@@ -63,35 +71,51 @@ def circularity(area: float, perimeter: float) -> float:
     return float(min(1.0, 4.0 * math.pi * area / perimeter**2))
 
 
-def _split_touching(mask: np.ndarray, labels: np.ndarray, n_labels: int, radius: float) -> np.ndarray:
-    """Watershed on the negative distance transform, one seed per expected particle.
+def _disc(radius: float) -> np.ndarray:
+    r = max(1, int(math.ceil(radius)))
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+    disc = ((yy**2 + xx**2) <= max(radius, 0.5) ** 2).astype(np.float32)
+    return disc / disc.sum()
 
-    Seeds are maxima of the distance map at least ``radius`` apart and at least half a radius
-    deep (shallower maxima are ragged outlines, not particle centres). A component that yields
-    no seed keeps a single seed so it is never lost here (the filters judge it later).
+
+def split_candidates(prob: np.ndarray, floor: float, radius: float) -> np.ndarray:
+    """Label image of candidate pieces: the ``>= floor`` mask split by a seeded watershed.
+
+    ``radius``: the smallest particle's radius in pixels of ``prob`` (sets the seed spacing).
     """
     from skimage.feature import peak_local_max
     from skimage.segmentation import watershed
 
-    distance = ndimage.distance_transform_edt(mask)
-    peaks = peak_local_max(
-        distance,
-        min_distance=max(1, int(round(radius))),
-        threshold_abs=max(1.0, 0.5 * radius),
-        labels=labels,
-        exclude_border=False,
-    )
-    markers = np.zeros(mask.shape, dtype=np.int32)
+    mask = prob >= floor
+    labels, n = ndimage.label(mask)
+    if not n:
+        return labels.astype(np.int32)
+    core = prob >= max(CORE_LEVEL, floor)
+    core_dist = ndimage.distance_transform_edt(core)
+    core_labels, n_core = ndimage.label(core)
+    spacing = max(1, int(round(SEED_SPACING_DIAMETERS * 2.0 * radius)))
+    peaks = peak_local_max(core_dist, min_distance=spacing, threshold_abs=1.0, labels=core_labels,
+                           exclude_border=False) if n_core else np.zeros((0, 2), int)
+    markers = np.zeros(prob.shape, dtype=np.int32)
     for i, (r, c) in enumerate(peaks, start=1):
         markers[r, c] = i
-    seeded = set(np.unique(labels[markers > 0]).tolist())
     next_id = len(peaks) + 1
-    if n_labels:
-        centres = ndimage.maximum_position(distance, labels, index=np.arange(1, n_labels + 1))
-        for lab, (r, c) in enumerate(centres, start=1):
+    # cores too small for a peak: their deepest point
+    seeded = set(np.unique(core_labels[markers > 0]).tolist())
+    if n_core:
+        deepest = ndimage.maximum_position(core_dist, core_labels, index=np.arange(1, n_core + 1))
+        for lab, (r, c) in enumerate(deepest, start=1):
             if lab not in seeded:
                 markers[int(r), int(c)] = next_id
                 next_id += 1
+    # candidates without any core: their most probable pixel
+    seeded = set(np.unique(labels[markers > 0]).tolist())
+    highest = ndimage.maximum_position(prob, labels, index=np.arange(1, n + 1))
+    for lab, (r, c) in enumerate(highest, start=1):
+        if lab not in seeded:
+            markers[int(r), int(c)] = next_id
+            next_id += 1
+    distance = ndimage.distance_transform_edt(mask)
     return watershed(-distance, markers, mask=mask).astype(np.int32)
 
 
@@ -100,7 +124,7 @@ def extract_particles(
     mapping: FrameMapping,
     *,
     diameter_px: Diameter,
-    threshold: float = 0.5,
+    floor: float = CANDIDATE_FLOOR,
     min_area_fraction: float = 0.3,
     max_area_fraction: float = 2.5,
     min_circularity: float = 0.5,
@@ -108,44 +132,42 @@ def extract_particles(
     min_distance_fraction: float = 0.5,
     split_touching: bool = True,
 ) -> pd.DataFrame:
-    """Picks from one probability map.
+    """Every particle candidate of one probability map, with its figure of merit.
 
     Args:
-        prob: ``[S, S]`` probabilities in the normalized frame (``S = mapping.model_size``).
+        prob: ``[h, w]`` probabilities in the normalized frame (``mapping.binned_shape``).
         mapping: the micrograph's :class:`FrameMapping` (sidecar).
         diameter_px: particle diameter in original pixels, or ``(smallest, largest)`` for a
             sample of several sizes.
-        threshold: probability above which (``>=``) a pixel counts as particle.
-        min_area_fraction, max_area_fraction: allowed component area as a fraction of the area
+        floor: probability above which (``>=``) a pixel belongs to a candidate.
+        min_area_fraction, max_area_fraction: allowed piece area as a fraction of the area
             of a disc of ``diameter_px`` (both in the normalized frame; the smallest and the
             largest disc of a range).
         min_circularity: smallest allowed ``4 pi A / P^2`` (1 for a disc).
         edge_margin_px: picks closer than this to the border (original pixels) are dropped.
         min_distance_fraction: picks closer than this times the diameter are duplicates.
-        split_touching: split merged particles with a distance-transform watershed.
+        split_touching: split merged particles with the seeded watershed (module docstring);
+            without it each connected component is one candidate.
 
     Returns:
         Table with :data:`~samcryo_core.particles.picks_io.PICKS_COLUMNS`, highest FOM first.
     """
     from skimage.measure import regionprops
 
-    prob = np.asarray(prob, dtype=np.float32)
-    S = mapping.model_size
-    if prob.shape != (S, S):
-        raise InputError(mapping.micrograph,
-                         f"probability map has shape {prob.shape}, sidecar says {S} x {S}",
-                         "rerun 'samcryo segment' with the same model_size as 'samcryo normalize'")
+    prob = np.nan_to_num(np.asarray(prob, dtype=np.float32), nan=0.0)
+    if prob.shape != tuple(mapping.binned_shape):
+        raise InputError(mapping.micrograph, f"probability map has shape {prob.shape}, sidecar says "
+                         f"{tuple(mapping.binned_shape)}",
+                         "rerun 'samcryo segment' after 'samcryo normalize'")
+    if not 0 < floor < 1:
+        raise ValueError(f"candidate floor must be in (0, 1), got {floor}")
     d_lo, d_hi = diameter_bounds(diameter_px)
 
     radius = radius_normalized(mapping, d_lo)
     area_lo = min_area_fraction * math.pi * radius**2
     area_hi = max_area_fraction * math.pi * radius_normalized(mapping, d_hi) ** 2
-    rows, cols = mapping.content_slice()
-    mask = np.zeros(prob.shape, dtype=bool)
-    mask[rows, cols] = np.nan_to_num(prob[rows, cols], nan=0.0) >= threshold
-    labels, n_labels = ndimage.label(mask)
-    if split_touching and n_labels:
-        labels = _split_touching(mask, labels, n_labels, radius)
+    labels = split_candidates(prob, floor, radius) if split_touching else ndimage.label(prob >= floor)[0]
+    centre_mean = ndimage.convolve(prob, _disc(0.5 * radius), mode="nearest")
 
     records = []
     n_area = n_circ = 0
@@ -158,26 +180,44 @@ def extract_particles(
         if circ < min_circularity:
             n_circ += 1
             continue
-        yn, xn = region.centroid_weighted if region.intensity_max > 0 else region.centroid
-        records.append((float(xn), float(yn), float(region.intensity_mean), area))
+        rr, cc = region.coords[:, 0], region.coords[:, 1]
+        p = prob[rr, cc]
+        top = p >= 0.5 * float(p.max())
+        yn = float(np.average(rr[top], weights=p[top]))
+        xn = float(np.average(cc[top], weights=p[top]))
+        fom = float(centre_mean[int(round(yn)), int(round(xn))])
+        core_area = float(np.count_nonzero(p >= CORE_LEVEL)) or area
+        records.append((xn, yn, fom, area, core_area))
     if not records:
-        log.debug("%s: no picks (%d rejected by area, %d by circularity)", mapping.micrograph, n_area, n_circ)
+        log.debug("%s: no candidates (%d rejected by area, %d by circularity)", mapping.micrograph,
+                  n_area, n_circ)
         return empty_picks()
 
     arr = np.asarray(records, dtype=np.float64)
-    x, y = mapping.to_original(arr[:, 0], arr[:, 1])
+    arr = arr[arr[:, 2] >= floor]
     if d_lo == d_hi:
         sizes = np.full(len(arr), d_lo)
-    else:  # the disc of the segmented area, in original pixels, within the expected range
-        sizes = np.clip(2.0 * np.sqrt(arr[:, 3] / math.pi) * mean_scale(mapping), d_lo, d_hi)
+    else:  # the disc of the core area, in original pixels, within the expected range
+        sizes = np.clip(2.0 * np.sqrt(arr[:, 4] / math.pi) * mapping.mean_scale, d_lo, d_hi)
+    picks = picks_table(mapping, arr[:, 0], arr[:, 1], arr[:, 2], sizes, arr[:, 3],
+                        edge_margin_px=edge_margin_px, min_distance_px=min_distance_fraction * d_lo)
+    log.debug("%s: %d candidates of %s (%d rejected by area, %d by circularity)",
+              mapping.micrograph, len(picks), describe(diameter_px), n_area, n_circ)
+    return picks
+
+
+def picks_table(mapping: FrameMapping, x_norm: np.ndarray, y_norm: np.ndarray, fom: np.ndarray,
+                diameter_px: np.ndarray, area_px: np.ndarray, *, edge_margin_px: float,
+                min_distance_px: float) -> pd.DataFrame:
+    """The shared end of every picker: map to the original frame, drop picks at the edge,
+    suppress duplicates, sort by FOM (the picks CSV's columns and order)."""
+    x, y = mapping.to_original(x_norm, y_norm)
     picks = pd.DataFrame({
-        "x": x, "y": y, "fom": np.clip(arr[:, 2], 0.0, 1.0), "diameter_px": sizes,
-        "x_norm": arr[:, 0], "y_norm": arr[:, 1], "area_px": arr[:, 3],
+        "x": x, "y": y, "fom": np.clip(np.asarray(fom, dtype=np.float64), 0.0, 1.0),
+        "diameter_px": diameter_px, "x_norm": x_norm, "y_norm": y_norm, "area_px": area_px,
     })
     picks = drop_near_edge(picks, mapping.original_shape, edge_margin_px)
-    picks = suppress_duplicates(picks, min_distance_fraction * d_lo)
-    log.debug("%s: %d picks of %s (%d rejected by area, %d by circularity)",
-              mapping.micrograph, len(picks), describe(diameter_px), n_area, n_circ)
+    picks = suppress_duplicates(picks, min_distance_px)
     return picks.loc[:, list(PICKS_COLUMNS)].reset_index(drop=True)
 
 

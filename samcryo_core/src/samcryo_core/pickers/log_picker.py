@@ -2,20 +2,20 @@
 
 It needs no training, so it gives users picks on day one, a baseline to judge the SAM picker by,
 and a sanity check when a trained prompt misbehaves. It works on the normalized micrograph
-(``samcryo normalize`` output: Fourier-cropped, contrast-normalized, padded) and reports picks in
+(``samcryo normalize`` output: binned to the working scale, contrast-normalized) and reports picks in
 the original frame through the :class:`~samcryo_core.frame.FrameMapping` like every other picker.
 
 Method:
 
-* only the content region (no padding) is filtered, with mirrored borders, so the padding edge
-  does not light up as a blob;
+* the image is filtered with mirrored borders, so the micrograph's edge does not light up as a
+  blob;
 * particles are dark on a brighter background (the usual cryo-EM contrast; ``bright=True``
   flips it). For a dark disc of radius ``r`` the scale-normalized response
   ``sigma^2 * LoG(sigma)`` is largest at ``sigma = r / sqrt(2)`` (Lindeberg), so the image is
   filtered at ``sigma = (d / 2) / sqrt(2)`` for ``n_scales`` diameters ``d`` spanning
   ``diameter_range_fraction`` x the expected diameter (from the smallest to the largest of a
   diameter range, for mixed samples), and the maximum over scales is kept;
-* the response is put in standard-deviation units over the content region
+* the response is put in standard-deviation units over the micrograph
   (``z = (R - mean) / std``); local maxima at least ``min_distance_fraction`` x diameter apart
   with ``z >= threshold_sd`` are picks;
 * figure of merit ``fom = 1 - exp(-z / 5)``: monotone in ``z``, in [0, 1), comparable between
@@ -38,8 +38,8 @@ from scipy import ndimage
 from samcryo_core.errors import InputError
 from samcryo_core.frame import FrameMapping
 from samcryo_core.particles.diameter import Diameter, diameter_bounds, typical_diameter
-from samcryo_core.particles.extraction import drop_near_edge, mean_scale, suppress_duplicates
-from samcryo_core.particles.picks_io import PICKS_COLUMNS, empty_picks
+from samcryo_core.particles.extraction import picks_table
+from samcryo_core.particles.picks_io import empty_picks
 
 FOM_SCALE_SD = 5.0
 
@@ -79,7 +79,7 @@ def pick_log(
     """Pick blobs of about ``diameter_px`` (original pixels) in a normalized micrograph.
 
     Args:
-        image: ``[S, S]`` normalized micrograph (``S = mapping.model_size``).
+        image: ``[h, w]`` normalized micrograph (``mapping.binned_shape``).
         mapping: its frame sidecar.
         diameter_px: expected particle diameter in original pixels, or ``(smallest, largest)``
             for a sample of several sizes (as RELION's ``--LoG_diam_min/max``).
@@ -93,7 +93,7 @@ def pick_log(
             (the smallest of a range).
         bright: particles are brighter than the background (e.g. already contrast-inverted).
         border_exclusion_fraction: peaks closer than this fraction of the diameter to the edge
-            of the content region are dropped. The mirrored border makes the LoG respond there
+            of the micrograph are dropped. The mirrored border makes the LoG respond there
             to half-blobs that are not particles (on simulated SNR-0.1 data 41 of 394 picks sat
             at the border, none a particle, several with the top FOM); 0 keeps them.
 
@@ -102,26 +102,23 @@ def pick_log(
     """
     from skimage.feature import peak_local_max
 
-    S = mapping.model_size
     image = np.asarray(image, dtype=np.float32)
-    if image.shape != (S, S):
+    if image.shape != tuple(mapping.binned_shape):
         raise InputError(mapping.micrograph,
-                         f"normalized micrograph has shape {image.shape}, sidecar says {S} x {S}",
-                         "rerun 'samcryo normalize' for this micrograph")
+                         f"normalized micrograph has shape {image.shape}, sidecar says "
+                         f"{tuple(mapping.binned_shape)}", "rerun 'samcryo normalize' for this micrograph")
     lo, hi = diameter_range_fraction
     if not (0 < lo <= hi):
         raise ValueError(f"diameter_range_fraction must satisfy 0 < lo <= hi, got {diameter_range_fraction}")
     d_lo, d_hi = diameter_bounds(diameter_px)
-    scale = mean_scale(mapping)
+    scale = mapping.mean_scale
     d_norm = d_lo / scale  # spacing and border: the smallest particle sets them
     if n_scales > 1:
         diameters_norm = np.linspace(lo * d_lo, hi * d_hi, n_scales) / scale
     else:
         diameters_norm = np.array([typical_diameter(diameter_px) / scale])
 
-    rows, cols = mapping.content_slice()
-    content = image[rows, cols]
-    response, best = log_response(content, diameters_norm, bright=bright)
+    response, best = log_response(image, diameters_norm, bright=bright)
     std = float(response.std())
     if not np.isfinite(std) or std == 0.0:
         return empty_picks()
@@ -135,21 +132,15 @@ def pick_log(
     if border_exclusion_fraction > 0 and len(peaks):
         half = border_exclusion_fraction * d_norm
         r, c = peaks[:, 0], peaks[:, 1]
-        inside = (r >= half) & (c >= half) & (r < content.shape[0] - half) & (c < content.shape[1] - half)
+        inside = (r >= half) & (c >= half) & (r < image.shape[0] - half) & (c < image.shape[1] - half)
         peaks = peaks[inside]
     if len(peaks) == 0:
         return empty_picks()
     r, c = peaks[:, 0], peaks[:, 1]
     zs = z[r, c].astype(np.float64)
     d_best = diameters_norm[best[r, c]]
-    y_norm = r.astype(np.float64) + rows.start
-    x_norm = c.astype(np.float64) + cols.start
-    x, y = mapping.to_original(x_norm, y_norm)
-    picks = pd.DataFrame({
-        "x": x, "y": y, "fom": 1.0 - np.exp(-np.maximum(zs, 0.0) / FOM_SCALE_SD),
-        "diameter_px": d_best * scale, "x_norm": x_norm, "y_norm": y_norm,
-        "area_px": math.pi * (d_best / 2.0) ** 2,
-    })
-    picks = drop_near_edge(picks, mapping.original_shape, edge_margin_px)
-    picks = suppress_duplicates(picks, min_distance_fraction * d_lo)
-    return picks.loc[:, list(PICKS_COLUMNS)].reset_index(drop=True)
+    y_norm = r.astype(np.float64)
+    x_norm = c.astype(np.float64)
+    return picks_table(mapping, x_norm, y_norm, 1.0 - np.exp(-np.maximum(zs, 0.0) / FOM_SCALE_SD),
+                       d_best * scale, math.pi * (d_best / 2.0) ** 2, edge_margin_px=edge_margin_px,
+                       min_distance_px=min_distance_fraction * d_lo)

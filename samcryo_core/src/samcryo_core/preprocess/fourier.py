@@ -1,4 +1,4 @@
-"""Fourier cropping: bin a micrograph to a smaller shape without aliasing.
+"""Fourier cropping: bin a micrograph to another shape without aliasing.
 
 Cryo-EM micrographs are binned by keeping only the low spatial frequencies the smaller image can
 represent (the standard in RELION / cryoSPARC "Fourier crop"): unlike pixel averaging or
@@ -31,19 +31,17 @@ import numpy as np
 import scipy.fft as sfft
 
 
-def binned_shape(shape: tuple[int, int], model_size: int) -> tuple[int, int]:
-    """Shape after binning so that the longer side becomes ``model_size`` (aspect ratio kept).
+def scaled_shape(shape: tuple[int, int], factor: float) -> tuple[int, int]:
+    """Shape after binning by ``factor`` original pixels per new pixel (aspect ratio kept).
 
-    ``s = max(H, W) / model_size``; the result is ``(round(H / s), round(W / s))``. An image whose
-    longer side is already ``<= model_size`` is not upsampled: its shape is returned unchanged.
+    ``(round(H / factor), round(W / factor))``, at least 1 each; ``factor < 1`` enlarges. The
+    exact per-axis factors ``H / h`` and ``W / w`` differ slightly after rounding, which is why
+    :class:`~samcryo_core.frame.FrameMapping` keeps them separately.
     """
+    if not factor > 0:
+        raise ValueError(f"binning factor must be positive, got {factor}")
     H, W = int(shape[0]), int(shape[1])
-    if model_size <= 0:
-        raise ValueError(f"model_size must be positive, got {model_size}")
-    if max(H, W) <= model_size:
-        return H, W
-    s = max(H, W) / model_size
-    return max(1, min(model_size, round(H / s))), max(1, min(model_size, round(W / s)))
+    return max(1, round(H / factor)), max(1, round(W / factor))
 
 
 def _phase_ramp(k: np.ndarray, n_in: int, n_out: int) -> np.ndarray:
@@ -52,31 +50,26 @@ def _phase_ramp(k: np.ndarray, n_in: int, n_out: int) -> np.ndarray:
     return np.exp(2j * np.pi * k * shift / n_in).astype(np.complex64)
 
 
-def fourier_crop(data: np.ndarray, out_shape: tuple[int, int], workers: int | None = None) -> np.ndarray:
-    """Fourier-crop a 2-D image to ``out_shape`` (each side <= the input's); float32 result.
-
-    Args:
-        data: 2-D real image (any float or integer dtype; a memory map is read, not copied).
-        out_shape: ``(rows, cols)`` wanted.
-        workers: threads for scipy.fft (None = scipy's default, 1).
-    """
-    H, W = data.shape
-    h, w = int(out_shape[0]), int(out_shape[1])
-    if h > H or w > W or h < 1 or w < 1:
-        raise ValueError(f"fourier_crop cannot go from {(H, W)} to {(h, w)} (only crop)")
-    if (h, w) == (H, W):
-        return np.array(data, dtype=np.float32)
-    src = data if data.dtype in (np.float32, np.float64) else np.asarray(data, dtype=np.float32)
-
-    # Columns (x): keep the w // 2 + 1 non-negative frequencies.
-    F = sfft.rfft(src, axis=1, workers=workers)[:, : w // 2 + 1]
+def _resample_columns(F: np.ndarray, W: int, w: int) -> np.ndarray:
+    """rfft coefficients of ``W`` columns -> those of ``w`` columns (crop or zero-pad), re-centred."""
+    if w == W:
+        return F
     if w < W:
-        F *= _phase_ramp(np.arange(w // 2 + 1), W, w)[None, :]
+        G = F[:, : w // 2 + 1]
+        G = G * _phase_ramp(np.arange(w // 2 + 1), W, w)[None, :]
         if w % 2 == 0:
-            F[:, w // 2] = 0  # Nyquist of the output along x
-    # Rows (y): only if they shrink; keep frequencies 0..ceil(h/2)-1 and -(h//2)..-1.
+            G[:, w // 2] = 0  # Nyquist of the output along x
+        return G
+    G = np.zeros((F.shape[0], w // 2 + 1), dtype=F.dtype)
+    G[:, : W // 2 + 1] = F * _phase_ramp(np.arange(W // 2 + 1), W, w)[None, :]
+    if W % 2 == 0:
+        G[:, W // 2] = 0  # the input's Nyquist has no unique +/- split: drop it
+    return G
+
+
+def _resample_rows(F: np.ndarray, H: int, h: int) -> np.ndarray:
+    """Full fft coefficients of ``H`` rows -> those of ``h`` rows (crop or zero-pad), re-centred."""
     if h < H:
-        F = sfft.fft(F, axis=0, workers=workers, overwrite_x=True)
         top = (h + 1) // 2
         G = np.empty((h, F.shape[1]), dtype=F.dtype)
         G[:top] = F[:top]
@@ -85,7 +78,42 @@ def fourier_crop(data: np.ndarray, out_shape: tuple[int, int], workers: int | No
         G *= _phase_ramp(np.rint(sfft.fftfreq(h) * h), H, h)[:, None]
         if h % 2 == 0:
             G[h // 2] = 0  # Nyquist of the output along y
-        out = sfft.irfft2(G, s=(h, w), workers=workers, overwrite_x=True)
+        return G
+    F = F * _phase_ramp(np.rint(sfft.fftfreq(H) * H), H, h)[:, None]
+    if H % 2 == 0:
+        F[H // 2] = 0  # the input's Nyquist has no unique +/- split: drop it
+    top = (H + 1) // 2
+    G = np.zeros((h, F.shape[1]), dtype=F.dtype)
+    G[:top] = F[:top]
+    if H // 2:
+        G[h - H // 2 :] = F[H - H // 2 :]
+    return G
+
+
+def fourier_resample(data: np.ndarray, out_shape: tuple[int, int], workers: int | None = None) -> np.ndarray:
+    """Fourier-resample a 2-D image to ``out_shape``; float32 result.
+
+    Each axis is cropped in Fourier space when it shrinks (binning) and zero-padded when it grows
+    (band-limited interpolation), so non-integer factors in either direction are exact up to the
+    band limit and pixel centres land where :class:`~samcryo_core.frame.FrameMapping` says.
+
+    Args:
+        data: 2-D real image (any float or integer dtype; a memory map is read, not copied).
+        out_shape: ``(rows, cols)`` wanted.
+        workers: threads for scipy.fft (None = scipy's default, 1).
+    """
+    H, W = data.shape
+    h, w = int(out_shape[0]), int(out_shape[1])
+    if h < 1 or w < 1:
+        raise ValueError(f"fourier_resample cannot go from {(H, W)} to {(h, w)}")
+    if (h, w) == (H, W):
+        return np.array(data, dtype=np.float32)
+    src = data if data.dtype in (np.float32, np.float64) else np.asarray(data, dtype=np.float32)
+
+    F = _resample_columns(sfft.rfft(src, axis=1, workers=workers), W, w)
+    if h != H:
+        F = _resample_rows(sfft.fft(F, axis=0, workers=workers, overwrite_x=True), H, h)
+        out = sfft.irfft2(F, s=(h, w), workers=workers, overwrite_x=True)
     else:
         out = sfft.irfft(F, n=w, axis=1, workers=workers, overwrite_x=True)
     # The forward transform sums H*W pixels, the inverse divides by h*w.

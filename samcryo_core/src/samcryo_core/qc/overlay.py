@@ -75,13 +75,13 @@ def contrast_stretch(image: np.ndarray, low: float = 1.0, high: float = 99.0) ->
 
 def layout_for(mapping: FrameMapping, target_long_side_px: int = TARGET_LONG_SIDE_PX,
                colorbar: bool = True) -> OverlayLayout:
-    """The PNG layout for one micrograph: whole-number zoom of the content (padding cropped)."""
+    """The PNG layout for one micrograph: whole-number zoom of the normalized image."""
     rows, cols = mapping.binned_shape
     zoom = max(1, math.ceil(target_long_side_px / max(rows, cols)))
     w, h = cols * zoom, rows * zoom
     return OverlayLayout(zoom=zoom, image_width_px=w, image_height_px=h,
                          width_px=w + (COLORBAR_STRIP_PX if colorbar else 0), height_px=h,
-                         origin_x=mapping.pad_x, origin_y=mapping.pad_y)
+                         origin_x=0, origin_y=0)
 
 
 def select_sample(names: Sequence[str], first: int | None = None, every: int = 1) -> list[str]:
@@ -112,8 +112,8 @@ def render_overlay(
     """Write the overlay PNG of one micrograph and return its layout.
 
     Args:
-        image: the normalized micrograph ``[model_size, model_size]`` (normalized frame).
-        mapping: its FrameMapping (crop of the padding and the per-axis scale of diameters).
+        image: the normalized micrograph ``mapping.binned_shape`` (normalized frame).
+        mapping: its FrameMapping (the per-axis scale of diameters).
         picks: picks CSV rows (``x_norm``, ``y_norm``, ``fom``, ``diameter_px``).
         out_path: PNG to write (atomically).
         threshold: FOM threshold; picks below it are drawn as cyan dashed "candidates".
@@ -129,8 +129,7 @@ def render_overlay(
     from matplotlib.figure import Figure
 
     lay = layout_for(mapping, target_long_side_px)
-    rows, cols = mapping.content_slice()
-    shown = contrast_stretch(np.asarray(image)[rows, cols])
+    shown = contrast_stretch(np.asarray(image))
 
     fig = Figure(figsize=(lay.width_px / DPI, lay.height_px / DPI), dpi=DPI)
     fig.patch.set_facecolor("white")

@@ -1,16 +1,19 @@
-"""A small in-memory dataset of (normalized image, target mask) pairs for few-shot training.
+"""Few-shot training data: labelled micrographs at the working scale, served as model tiles.
 
-Few-shot means 5-20 micrographs: they fit in memory at model size, so every image is read and
-normalized once (through the same ``read_micrograph`` + ``normalize_micrograph`` path that
-inference uses, so a training PNG and a production MRC see identical preprocessing) and batches
-are sliced from tensors without a DataLoader.
+Few-shot means a handful of micrographs: they fit in memory once binned to the working scale, so
+every image is read and normalized once (through the same ``read_micrograph`` +
+``normalize_micrograph`` path that ``samcryo normalize`` uses, so a training PNG and a production
+MRC see identical preprocessing at the same scale) and its target mask is drawn once, at a
+quarter of the normalized resolution (:func:`~samcryo_core.training.labels.mask_shape`).
 
-Augmentation draws one of the 8 symmetries of the square (rotations by 0/90/180/270 degrees,
-each optionally flipped left-right) and applies the *same* transform to the image and its mask.
-Cryo-EM micrographs have no preferred orientation, so these are label-preserving. The transform
-and the batch order are a pure function of ``(seed, epoch, index)`` -- not of a running random
-state -- so a training run resumed after an interruption sees exactly the batches the
-uninterrupted run would have seen.
+Training sees what ``segment`` sees: ``img_size`` tiles of the normalized micrograph. Each
+training step draws ``batch_size`` random tiles (a micrograph chosen in proportion to its area,
+an origin anywhere on it at a multiple of 4 so the mask window is exact, padding with 0 beyond
+the image like ``segment``) and one of the 8 symmetries of the square per tile (rotations by
+0/90/180/270 degrees, optionally flipped; micrographs have no preferred orientation). The draw is
+a pure function of ``(seed, step)``, so a run resumed after an interruption sees exactly the
+tiles the uninterrupted run would have seen. Validation uses the fixed tile grid of
+:mod:`samcryo_core.inference.tiling`, without augmentation.
 """
 
 from __future__ import annotations
@@ -22,18 +25,18 @@ from pathlib import Path
 import numpy as np
 
 from samcryo_core.errors import InputError
-from samcryo_core.training.labels import LABEL_FORMATS, MASK_SUFFIXES, label_to_mask
+from samcryo_core.training.labels import LABEL_FORMATS, MASK_STRIDE, MASK_SUFFIXES, label_to_mask
 
 LABEL_SUFFIXES = (".star", ".csv", ".tsv", ".box", *MASK_SUFFIXES)
 
 
 @dataclass
 class Example:
-    """One labelled micrograph at model resolution."""
+    """One labelled micrograph at the working scale."""
 
     name: str
-    image: np.ndarray  # float32 [S, S], normalized frame
-    mask: np.ndarray  # float32 {0,1} [S/4, S/4], normalized frame at mask resolution
+    image: np.ndarray  # float32 [h, w], normalized frame
+    mask: np.ndarray  # float32 {0,1} [ceil(h/4), ceil(w/4)], normalized frame at mask resolution
     source: str = ""
     label: str = ""
 
@@ -46,17 +49,37 @@ def d4_transform(arr: np.ndarray, k: int) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
+def cut_tile(ex: Example, origin: tuple[int, int], tile: int) -> tuple[np.ndarray, np.ndarray]:
+    """Image tile ``[tile, tile]`` and mask tile ``[tile/4, tile/4]`` at ``origin`` (multiples of
+    4), zero-padded beyond the micrograph."""
+    r, c = origin
+    img = np.zeros((tile, tile), np.float32)
+    part = ex.image[r : r + tile, c : c + tile]
+    img[: part.shape[0], : part.shape[1]] = part
+    m = tile // MASK_STRIDE
+    msk = np.zeros((m, m), np.float32)
+    mpart = ex.mask[r // MASK_STRIDE : r // MASK_STRIDE + m, c // MASK_STRIDE : c // MASK_STRIDE + m]
+    msk[: mpart.shape[0], : mpart.shape[1]] = mpart
+    return img, msk
+
+
+def _aligned(v: float) -> int:
+    return int(v) // MASK_STRIDE * MASK_STRIDE
+
+
 @dataclass
-class SegmentationDataset:
-    """Labelled examples plus deterministic augmentation and batching.
+class TileDataset:
+    """Labelled micrographs plus deterministic random-tile sampling and the validation grid.
 
     Attributes:
-        examples: the pairs, all with the same image and mask sizes.
-        augment: apply a random square symmetry per item per epoch.
-        seed: seeds the per-epoch shuffle and the augmentation choice.
+        examples: the labelled micrographs (any sizes).
+        tile: the model's input size.
+        augment: apply a random square symmetry per tile.
+        seed: seeds the tile draws.
     """
 
     examples: list[Example] = field(default_factory=list)
+    tile: int = 512
     augment: bool = False
     seed: int = 0
 
@@ -67,30 +90,43 @@ class SegmentationDataset:
     def names(self) -> list[str]:
         return [e.name for e in self.examples]
 
-    def item(self, index: int, epoch: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """``(image [1,S,S], mask [1,S/4,S/4])`` float32 for ``index``, augmented for ``epoch``."""
-        ex = self.examples[index]
-        img, msk = ex.image[None], ex.mask[None]
-        if self.augment:
-            k = int(np.random.default_rng([self.seed, epoch, index, 17]).integers(8))
-            img, msk = d4_transform(img, k), d4_transform(msk, k)
-        return np.ascontiguousarray(img, dtype=np.float32), np.ascontiguousarray(msk, dtype=np.float32)
+    def random_batch(self, step: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(images [B,1,S,S], masks [B,1,S/4,S/4])`` for training step ``step``."""
+        rng = np.random.default_rng([self.seed, step, 23])
+        areas = np.array([e.image.size for e in self.examples], dtype=np.float64)
+        imgs, msks = [], []
+        for _ in range(max(1, batch_size)):
+            ex = self.examples[int(rng.choice(len(self.examples), p=areas / areas.sum()))]
+            h, w = ex.image.shape
+            origin = (_aligned(rng.uniform(0, max(0, h - self.tile) + 1)),
+                      _aligned(rng.uniform(0, max(0, w - self.tile) + 1)))
+            img, msk = cut_tile(ex, origin, self.tile)
+            if self.augment:
+                k = int(rng.integers(8))
+                img, msk = d4_transform(img, k), d4_transform(msk, k)
+            imgs.append(img[None])
+            msks.append(msk[None])
+        return np.stack(imgs), np.stack(msks)
 
-    def order(self, epoch: int, shuffle: bool = True) -> np.ndarray:
-        """Item order for ``epoch`` (a permutation seeded by ``(seed, epoch)``)."""
-        n = len(self.examples)
-        if not shuffle:
-            return np.arange(n)
-        return np.random.default_rng([self.seed, epoch, 3]).permutation(n)
+    def grid_tiles(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Every micrograph's tiles on the ``segment`` grid (origins moved to multiples of 4)."""
+        from samcryo_core.inference.tiling import axis_origins
 
-    def batches(
-        self, epoch: int, batch_size: int, shuffle: bool = True
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield stacked ``(images [B,1,S,S], masks [B,1,S/4,S/4])`` numpy batches."""
-        idx = self.order(epoch, shuffle)
-        for start in range(0, len(idx), max(1, batch_size)):
-            items = [self.item(int(i), epoch) for i in idx[start : start + batch_size]]
-            yield np.stack([a for a, _ in items]), np.stack([b for _, b in items])
+        out = []
+        for ex in self.examples:
+            h, w = ex.image.shape
+            overlap = self.tile // 8
+            for r in axis_origins(h, self.tile, overlap):
+                for c in axis_origins(w, self.tile, overlap):
+                    out.append(cut_tile(ex, (_aligned(r), _aligned(c)), self.tile))
+        return out
+
+    def grid_batches(self, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The validation tiles as ``(images [B,1,S,S], masks [B,1,S/4,S/4])`` batches."""
+        tiles = self.grid_tiles()
+        for k in range(0, len(tiles), max(1, batch_size)):
+            part = tiles[k : k + batch_size]
+            yield np.stack([a[None] for a, _ in part]), np.stack([b[None] for _, b in part])
 
 
 def split_train_val(
@@ -99,7 +135,7 @@ def split_train_val(
     """Seeded split. With at most 5 examples validation gets exactly 1 (the paper's 4+1 setting).
 
     A single example cannot be split: it is then used for both (reported by the caller), since
-    training without any validation signal would leave no way to pick the best epoch.
+    training without any validation signal would leave no way to pick the best validation.
     """
     n = len(examples)
     if n == 0:
@@ -173,36 +209,38 @@ def match_labels(
 def load_example(
     image_path: str | Path,
     label_path: str | Path,
-    img_size: int,
-    mask_size: int,
     *,
+    particle_px: float,
+    diameter_A,
+    pixel_size_A: float | None = None,
     label_format: str = "auto",
     diameter_px: float | None = None,
     flip_y: bool = False,
+    disc_fraction: float = 1.0,
     normalize_options: dict | None = None,
 ) -> Example:
-    """Read, normalize and label one micrograph exactly as inference will preprocess it.
+    """Read, normalize and label one micrograph exactly as ``samcryo normalize`` would.
 
-    ``normalize_options`` (``clip_percentiles``, ``lowpass_A``) must equal what ``samcryo
-    normalize`` uses for the micrographs the prompt will segment; the defaults are the same.
+    ``pixel_size_A`` is used when the file's header has none (PNG, JPEG); labels without a
+    diameter column get ``diameter_px``, else the particle diameter (the typical one of a range)
+    converted with the pixel size. ``normalize_options`` (``clip_percentiles``, ``lowpass_A``)
+    must equal what ``samcryo normalize`` uses for the micrographs the prompt will segment.
     """
     from samcryo_core.ingest.naming import micrograph_name
     from samcryo_core.io.micrograph import read_micrograph
+    from samcryo_core.particles.diameter import typical_diameter
     from samcryo_core.preprocess.normalize import normalize_micrograph
 
     if label_format not in LABEL_FORMATS:
         raise InputError(label_path, f"unknown label format '{label_format}'", f"use one of {LABEL_FORMATS}")
     name = micrograph_name(image_path)
     mic = read_micrograph(image_path)
+    px = mic.pixel_size_A or pixel_size_A
     image, mapping = normalize_micrograph(
-        mic.data,
-        img_size,
-        name=name,
-        source=str(image_path),
-        pixel_size_A=mic.pixel_size_A,
-        **(normalize_options or {}),
+        mic.data, name=name, source=str(image_path), pixel_size_A=px, diameter_A=diameter_A,
+        particle_px=particle_px, **(normalize_options or {}),
     )
-    mask = label_to_mask(
-        label_path, mapping, mask_size, fmt=label_format, diameter_px=diameter_px, flip_y=flip_y
-    )
+    mask = label_to_mask(label_path, mapping, fmt=label_format, diameter_px=diameter_px,
+                         default_diameter_px=typical_diameter(diameter_A) / px if px else None,
+                         flip_y=flip_y, disc_fraction=disc_fraction)
     return Example(name, np.asarray(image, dtype=np.float32), mask, str(image_path), str(label_path))

@@ -182,6 +182,21 @@ def _read_box(path: Path, diameter_px: float | None) -> Particles:
     return Particles(x, y, _diameters(path, x.size, None, diameter_px))
 
 
+def has_diameters(path: str | Path, fmt: str = "auto") -> bool:
+    """True when a coordinate file carries its own particle diameters (a diameter column)."""
+    path = Path(path)
+    fmt = detect_label_format(path) if fmt == "auto" else fmt
+    if fmt == "box":
+        return False
+    try:
+        read_particles(path, fmt, diameter_px=None)
+    except InputError as exc:
+        if exc.problem.startswith("no particle diameter"):
+            return False
+        raise
+    return True
+
+
 def read_particles(
     path: str | Path,
     fmt: str = "auto",
@@ -206,20 +221,36 @@ def read_particles(
     raise InputError(path, f"label format '{fmt}' holds no coordinates", f"use one of {LABEL_FORMATS}")
 
 
+#: SAM's mask decoder predicts at a quarter of the input resolution: target masks are drawn there.
+MASK_STRIDE = 4
+
+
+def mask_shape(mapping: FrameMapping) -> tuple[int, int]:
+    """Target-mask shape of a normalized micrograph: a quarter of ``binned_shape``, rounded up.
+
+    Mask pixel ``j`` covers normalized pixels ``[4 j, 4 j + 4)``, so a model tile whose origin is
+    a multiple of 4 sees exactly the mask window starting at ``origin / 4``.
+    """
+    h, w = mapping.binned_shape
+    return -(-h // MASK_STRIDE), -(-w // MASK_STRIDE)
+
+
 def particles_to_mask(
     particles: Particles,
     mapping: FrameMapping,
-    mask_size: int,
     *,
     flip_y: bool = False,
+    disc_fraction: float = 1.0,
     path: str | Path = "<labels>",
 ) -> np.ndarray:
-    """Draw particles as filled discs on a ``mask_size`` x ``mask_size`` float32 {0,1} mask.
+    """Draw particles as filled discs on the target mask of the whole normalized micrograph.
 
-    Each particle becomes an ellipse whose radii are ``diameter/2`` divided by the per-axis
-    original->normalized scale and by the normalized->mask factor: a circle in the original frame
-    stays a circle in physical space even when a non-square micrograph is binned by different x
-    and y factors. Centres outside the original image are dropped with a warning naming the file.
+    The mask has :func:`mask_shape` (a quarter of the normalized image). Each particle becomes an
+    ellipse whose radii are ``disc_fraction * diameter / 2`` divided by the per-axis
+    original->normalized scale and by the stride: a circle in the original frame stays a circle in
+    physical space even when a non-square micrograph is binned by different x and y factors.
+    ``disc_fraction < 1`` draws smaller discs, which keep touching neighbours apart in the target.
+    Centres outside the original image are dropped with a warning naming the file.
     """
     from skimage.draw import ellipse
 
@@ -243,12 +274,12 @@ def particles_to_mask(
             path, "no particles inside the micrograph", "check the label file, its micrograph and --flip-y"
         )
     xn, yn = mapping.to_normalized(x, y)
-    f = mask_size / mapping.model_size  # normalized pixels -> mask pixels
+    f = 1.0 / MASK_STRIDE  # normalized pixels -> mask pixels
     xm = (xn + 0.5) * f - 0.5
     ym = (yn + 0.5) * f - 0.5
-    rx = d / 2.0 / mapping.scale_x * f
-    ry = d / 2.0 / mapping.scale_y * f
-    mask = np.zeros((mask_size, mask_size), dtype=np.float32)
+    rx = disc_fraction * d / 2.0 / mapping.scale_x * f
+    ry = disc_fraction * d / 2.0 / mapping.scale_y * f
+    mask = np.zeros(mask_shape(mapping), dtype=np.float32)
     for cx, cy, ax, ay in zip(xm, ym, rx, ry, strict=True):
         rr, cc = ellipse(cy, cx, max(ay, 0.5), max(ax, 0.5), shape=mask.shape)
         mask[rr, cc] = 1.0
@@ -293,14 +324,12 @@ def _resize(arr: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return F.interpolate(t, size=shape, mode=mode)[0, 0].numpy()
 
 
-def mask_image_to_mask(
-    path: str | Path, mapping: FrameMapping, mask_size: int, *, flip_y: bool = False
-) -> np.ndarray:
+def mask_image_to_mask(path: str | Path, mapping: FrameMapping, *, flip_y: bool = False) -> np.ndarray:
     """Turn a ready-made mask image covering the original micrograph into a target mask.
 
     The image may have any size (CryoPPP ships 1024 and 256 px masks for 4k micrographs): it is
-    binarized (> half its maximum), resized onto the content area of the normalized frame, padded
-    like the image and area-pooled to ``mask_size``; pixels at least half covered are foreground.
+    binarized (> half its maximum), resized onto the normalized image and area-pooled to
+    :func:`mask_shape`; pixels at least half covered are foreground.
     """
     path = Path(path)
     arr = _read_mask_image(path)
@@ -310,23 +339,28 @@ def mask_image_to_mask(
     fg = (arr > (arr.min() + top) / 2.0).astype(np.float32)
     if flip_y:
         fg = np.flipud(fg)
-    S = mapping.model_size
-    canvas = np.zeros((S, S), dtype=np.float32)
-    rows, cols = mapping.content_slice()
-    canvas[rows, cols] = _resize(fg, mapping.binned_shape)
-    return (_resize(canvas, (mask_size, mask_size)) >= 0.5).astype(np.float32)
+    h, w = mapping.binned_shape
+    mh, mw = mask_shape(mapping)
+    canvas = np.zeros((mh * MASK_STRIDE, mw * MASK_STRIDE), dtype=np.float32)
+    canvas[:h, :w] = _resize(fg, (h, w))
+    return (_resize(canvas, (mh, mw)) >= 0.5).astype(np.float32)
 
 
 def label_to_mask(
     path: str | Path,
     mapping: FrameMapping,
-    mask_size: int,
     *,
     fmt: str = "auto",
     diameter_px: float | None = None,
+    default_diameter_px: float | None = None,
     flip_y: bool = False,
+    disc_fraction: float = 1.0,
 ) -> np.ndarray:
-    """Any supported label file -> float32 {0,1} target mask ``[mask_size, mask_size]``."""
+    """Any supported label file -> float32 {0,1} target mask of shape :func:`mask_shape`.
+
+    ``diameter_px`` overrides the file's diameter column; ``default_diameter_px`` (the configured
+    particle diameter) serves files that have none.
+    """
     path = Path(path)
     if fmt not in LABEL_FORMATS:
         raise InputError(path, f"unknown label format '{fmt}'", f"use one of {', '.join(LABEL_FORMATS)}")
@@ -334,14 +368,16 @@ def label_to_mask(
     if fmt == "mask":
         if not path.is_file():
             raise InputError(path, "label file not found", "check the path")
-        mask = mask_image_to_mask(path, mapping, mask_size, flip_y=flip_y)
+        mask = mask_image_to_mask(path, mapping, flip_y=flip_y)
     else:
+        if diameter_px is None and default_diameter_px is not None and not has_diameters(path, fmt):
+            diameter_px = default_diameter_px
         parts = read_particles(path, fmt, diameter_px=diameter_px, micrograph=mapping.micrograph)
         if len(parts) == 0:
             raise InputError(
                 path, "the label file lists no particles", "label at least one particle per micrograph"
             )
-        mask = particles_to_mask(parts, mapping, mask_size, flip_y=flip_y, path=path)
+        mask = particles_to_mask(parts, mapping, flip_y=flip_y, disc_fraction=disc_fraction, path=path)
     if not mask.any():
         raise InputError(
             path, "the labels produce an empty mask", "check the diameter, --flip-y and the file"

@@ -4,13 +4,15 @@ What the loop guarantees, and why:
 
 * Only ``model.trainable_parameters()`` reach the optimizer, so the frozen SAM stays bit-identical
   and the saved prompt file needs only those tensors (:mod:`samcryo_core.training.prompt_file`).
-* Validation pixel Dice after every epoch; the *best* epoch (highest Dice, then lowest validation
-  loss) is what lands in ``out_path`` -- few-shot runs overfit, and the paper reports the best
-  validation checkpoint.
-* Resumable: after every epoch a ``<out>.last.pt`` with the trainable weights, optimizer (and AMP
-  scaler) state, the finished epoch, RNG states and the history is written atomically. A rerun with
-  the same arguments continues from there; since batch order and augmentation are functions of
-  ``(seed, epoch)`` (see :mod:`samcryo_core.training.dataset`), the resumed run ends with the
+* A budget in optimizer *steps* over random tiles (not epochs over whole micrographs: 3 labelled
+  4k micrographs and 20 labelled 1k ones are very different amounts of data), validated every
+  ``val_every`` steps on the validation micrographs' tile grid (pixel Dice). The *best*
+  validation (highest Dice, then lowest loss) lands in ``out_path`` -- few-shot runs overfit --
+  and training stops early after ``patience`` validations without a new best.
+* Resumable: after every validation a ``<out>.last.pt`` with the trainable weights, optimizer
+  (and AMP scaler) state, the step, RNG states and the history is written atomically. A rerun with
+  the same arguments continues from there; since the tiles of a step are a function of
+  ``(seed, step)`` (see :mod:`samcryo_core.training.dataset`), the resumed run ends with the
   same weights as an uninterrupted one (bit-identical on CPU).
 * CUDA runs use ``torch.autocast`` (bfloat16 where supported, else float16 with a GradScaler); the
   loss is computed in float32.
@@ -35,16 +37,15 @@ import numpy as np
 from samcryo_core.errors import ConfigError, InputError
 from samcryo_core.inference.device import autocast_context, resolve_device
 from samcryo_core.io.atomic import atomic_path, atomic_write_text
-from samcryo_core.training.dataset import SegmentationDataset
+from samcryo_core.training.dataset import TileDataset
 from samcryo_core.training.losses import dice_bce_loss
-from samcryo_core.training.metrics import batch_pixel_dice
 from samcryo_core.training.prompt_file import model_metadata, plain, save_prompt_file
 
 #: Learning rates of the SAM-for-cryo-EM paper (arXiv 2311.16140) per prompt type; ``finetune``
 #: (all SAM weights) is not in the paper's table -- 1e-5 is the usual SAM fine-tuning rate.
 DEFAULT_LR: dict[str, float] = {"head": 5e-5, "prefix": 1e-4, "encoder": 1e-4, "finetune": 1e-5}
 
-LOG_COLUMNS = ("epoch", "train_loss", "val_loss", "val_dice", "best_val_dice", "is_best", "seconds", "lr")
+LOG_COLUMNS = ("step", "train_loss", "val_loss", "val_dice", "best_val_dice", "is_best", "seconds", "lr")
 
 
 def default_lr(model: Any) -> float:
@@ -66,43 +67,50 @@ class TrainResult:
 
     out_path: str
     log_path: str
-    best_epoch: int
+    best_step: int
     best_val_dice: float
-    epochs: int
-    resumed_from_epoch: int
+    steps: int
+    resumed_from_step: int
+    stopped_early: bool = False
     history: list[dict] = field(default_factory=list)
 
     def summary(self) -> dict:
         return {
-            "best_epoch": self.best_epoch,
+            "best_step": self.best_step,
             "best_val_dice": self.best_val_dice,
-            "epochs": self.epochs,
-            "resumed_from_epoch": self.resumed_from_epoch,
+            "steps": self.steps,
+            "resumed_from_step": self.resumed_from_step,
+            "stopped_early": self.stopped_early,
         }
 
 
-def evaluate(
-    model: Any, dataset: SegmentationDataset, device: str, batch_size: int = 1
-) -> tuple[float, float]:
-    """Mean loss and mean per-image pixel Dice (probability >= 0.5) over ``dataset``, unaugmented."""
+def evaluate(model: Any, dataset: TileDataset, device: str, batch_size: int = 1) -> tuple[float, float]:
+    """Mean loss and pixel Dice (probability >= 0.5) over ``dataset``'s tile grid, unaugmented.
+
+    Dice is pooled over all tiles (intersection and sums added up), so empty tiles count by what
+    the model wrongly marks in them instead of giving an undefined per-tile Dice.
+    """
     import torch
 
     was_training = model.training
     model.eval()
     losses: list[float] = []
-    dices: list[float] = []
-    plain_set = SegmentationDataset(dataset.examples, augment=False, seed=dataset.seed)
+    inter = total = 0.0
+    n = 0
     with torch.inference_mode():
-        for imgs, msks in plain_set.batches(0, batch_size, shuffle=False):
+        for imgs, msks in dataset.grid_batches(batch_size):
             x = torch.from_numpy(imgs).to(device)
             t = torch.from_numpy(msks).to(device)
             with autocast_context(device):
                 logits = model(x)
             losses.append(float(dice_bce_loss(logits, t)) * len(imgs))
-            dices.extend(batch_pixel_dice(torch.sigmoid(logits.float()).cpu().numpy(), msks))
+            pred = torch.sigmoid(logits.float()).cpu().numpy() >= 0.5
+            inter += float(np.logical_and(pred, msks > 0.5).sum())
+            total += float(pred.sum() + (msks > 0.5).sum())
+            n += len(imgs)
     model.train(was_training)
-    n = max(1, len(plain_set))
-    return sum(losses) / n, float(np.mean(dices)) if dices else float("nan")
+    dice = 2.0 * inter / total if total > 0 else 1.0
+    return sum(losses) / max(1, n), dice
 
 
 def last_checkpoint_path(out_path: str | Path) -> Path:
@@ -112,9 +120,9 @@ def last_checkpoint_path(out_path: str | Path) -> Path:
 
 
 def _fingerprint(
-    meta: dict, lr: float, batch_size: int, seed: int, train: SegmentationDataset, val: SegmentationDataset
+    meta: dict, lr: float, batch_size: int, seed: int, train: TileDataset, val: TileDataset, val_every: int
 ) -> dict:
-    """Everything that must match for a resume to continue the *same* run (epochs may grow)."""
+    """Everything that must match for a resume to continue the *same* run (steps may grow)."""
     return plain(
         {
             "variant": meta.get("variant"),
@@ -125,6 +133,8 @@ def _fingerprint(
             "batch_size": batch_size,
             "seed": seed,
             "augment": train.augment,
+            "tile": train.tile,
+            "val_every": val_every,
             "train": train.names,
             "val": val.names,
         }
@@ -163,10 +173,12 @@ def _set_rng_state(state: dict, device: str) -> None:
 
 def train_prompt(
     model: Any,
-    train_set: SegmentationDataset,
-    val_set: SegmentationDataset,
+    train_set: TileDataset,
+    val_set: TileDataset,
     *,
-    epochs: int,
+    steps: int,
+    val_every: int = 50,
+    patience: int | None = None,
     lr: float | None = None,
     batch_size: int = 1,
     out_path: str | Path,
@@ -177,22 +189,26 @@ def train_prompt(
     progress: Callable[[str], None] | None = print,
     base_meta: dict | None = None,
 ) -> TrainResult:
-    """Train ``model``'s trainable tensors; keep the best epoch in ``out_path`` (see module doc).
+    """Train ``model``'s trainable tensors; keep the best validation in ``out_path`` (module doc).
 
     Args:
         model: a ``PromptedSam``-like module (``trainable_parameters()``,
             ``trainable_state_dict()``, ``load_trainable_state_dict()``, ``forward``).
-        train_set, val_set: in-memory datasets (augmentation is taken from ``train_set.augment``).
-        epochs: total epochs (a resumed run trains only the missing ones).
+        train_set, val_set: tile datasets (augmentation is taken from ``train_set.augment``).
+        steps: optimizer steps at most (a resumed run trains only the missing ones).
+        val_every: validate (and save the resume state) every this many steps, and at the end.
+        patience: stop after this many validations without a new best (None: never early).
         lr: Adam learning rate; None takes :func:`default_lr`.
-        out_path: the prompt file (best epoch). ``<stem>.last.pt`` beside it holds the resume state.
+        batch_size: tiles per step.
+        out_path: the prompt file (best validation). ``<stem>.last.pt`` beside it holds the
+            resume state.
         log_path: training log CSV (a ``.json`` with the same stem is written too); default
             ``<out stem>.log.csv``.
-        seed: seeds torch and the data order/augmentation.
+        seed: seeds torch and the tile draws.
         device: ``cpu``, ``cuda`` or ``auto``.
-        resume: continue from ``<stem>.last.pt`` if present (refused if it is another run).
-        progress: called with one line per epoch (and on resume); may raise to stop the run --
-            everything up to the last finished epoch is already saved.
+        resume: continue from ``<stem>.last.pt`` if present (another run's state is replaced).
+        progress: called with one line per validation (and on resume); may raise to stop the
+            run -- everything up to the last validation is already saved.
         base_meta: base-model facts for the prompt file (``base_checkpoint``, ``base_sha256``,
             ``base_seed``, ...); merged over :func:`model_metadata`.
     """
@@ -200,8 +216,8 @@ def train_prompt(
 
     from samcryo_core import __version__
 
-    if epochs < 1:
-        raise ConfigError("train.epochs", f"{epochs} epochs", "use at least 1")
+    if steps < 1 or val_every < 1:
+        raise ConfigError("train.steps", f"{steps} steps, validation every {val_every}", "use at least 1")
     if len(train_set) == 0 or len(val_set) == 0:
         raise ConfigError(
             "train", "empty training or validation set", "give at least one labelled micrograph"
@@ -218,7 +234,7 @@ def train_prompt(
     meta.update(base_meta or {})
     meta.setdefault("base_sha256", "unknown")
     meta["samcryo_version"] = __version__
-    fingerprint = _fingerprint(meta, lr, batch_size, seed, train_set, val_set)
+    fingerprint = _fingerprint(meta, lr, batch_size, seed, train_set, val_set, val_every)
     train_set.seed = seed
 
     model.to(device)
@@ -234,38 +250,12 @@ def train_prompt(
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
 
     history: list[dict] = []
-    start_epoch = 0
+    start_step = 0
     best = (-math.inf, -math.inf)  # (val Dice, -val loss)
-    best_epoch = 0
-    best_state: dict = {}  # CPU copy of the best epoch's trainable tensors
+    best_step = 0
+    best_state: dict = {}  # CPU copy of the best validation's trainable tensors
     torch.manual_seed(seed)
-    state = None
-    if resume and last_path.is_file():
-        try:
-            state = torch.load(last_path, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise InputError(
-                last_path,
-                f"cannot read the training resume state ({first})",
-                f"delete {last_path} to train from the start, or use --no-resume",
-            ) from exc
-        if state.get("fingerprint") != fingerprint:
-            # A resume state of other data, prompt, lr, seed or base cannot be continued: the user
-            # changed the training set-up (Snakemake reruns train for exactly that), so start again.
-            logging.getLogger(__name__).warning(
-                "%s belongs to a different training run (other data, prompt, lr, seed or base): "
-                "training from the start and replacing it", last_path,
-            )
-            state = None
-        elif int(state["epoch"]) > epochs:
-            # Fewer epochs than the state already has (the user lowered train.epochs): continuing
-            # would keep the longer run's prompt, which is not what was asked for. Start again.
-            logging.getLogger(__name__).warning(
-                "%s is already past epoch %d (it has %d): training %d epochs from the start and "
-                "replacing it", last_path, epochs, int(state["epoch"]), epochs,
-            )
-            state = None
+    state = _read_resume_state(last_path, fingerprint, steps) if resume else None
     if state is not None:
         model.load_trainable_state_dict(state["trainable"])
         model.to(device)
@@ -274,75 +264,80 @@ def train_prompt(
             scaler.load_state_dict(state["scaler"])
         _set_rng_state(state["rng"], device)
         history = list(state["history"])
-        start_epoch = int(state["epoch"])
+        start_step = int(state["step"])
         best = (float(state["best_val_dice"]), float(state["best_neg_val_loss"]))
-        best_epoch = int(state["best_epoch"])
+        best_step = int(state["best_step"])
         best_state = dict(state["best_trainable"])
-    resumed_from = start_epoch
-    if start_epoch:
-        say(
-            f"resuming {out_path.name} after epoch {start_epoch}/{epochs} (best val Dice {best[0]:.4f} "
-            f"at epoch {best_epoch})"
-        )
+    resumed_from = start_step
+    if start_step:
+        say(f"resuming {out_path.name} after step {start_step}/{steps} (best val Dice {best[0]:.4f} "
+            f"at step {best_step})")
+
+    def since_best() -> int:
+        return sum(1 for row in history if row["step"] > best_step)
 
     def summary() -> dict:
         return {
-            "best_epoch": best_epoch,
+            "best_step": best_step,
             "best_val_dice": best[0],
-            "epochs": len(history),
-            "resumed_from_epoch": resumed_from,
+            "steps": history[-1]["step"] if history else 0,
+            "max_steps": steps,
+            "stopped_early": stopped_early(),
+            "resumed_from_step": resumed_from,
+            "val_every": val_every,
+            "patience": patience,
             "lr": lr,
             "batch_size": batch_size,
             "seed": seed,
             "train_micrographs": train_set.names,
             "val_micrographs": val_set.names,
             "augment": train_set.augment,
+            "tile": train_set.tile,
             "device": device,
         }
 
-    for epoch in range(start_epoch, epochs):
-        t0 = time.perf_counter()
-        model.train()
-        total, count = 0.0, 0
-        for imgs, msks in train_set.batches(epoch, batch_size):
-            x = torch.from_numpy(imgs).to(device)
-            t = torch.from_numpy(msks).to(device)
-            optimizer.zero_grad(set_to_none=True)
-            with autocast_context(device):
-                logits = model(x)
-            loss = dice_bce_loss(logits, t)
-            if not torch.isfinite(loss):
-                raise ConfigError("train.lr", f"loss became {float(loss)} in epoch {epoch + 1}", "lower --lr")
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            total += float(loss.detach()) * len(imgs)
-            count += len(imgs)
+    def stopped_early() -> bool:
+        return bool(patience and history and history[-1]["step"] < steps and since_best() >= patience)
+
+    model.train()
+    t0 = time.perf_counter()
+    total, count = 0.0, 0
+    step = start_step
+    while step < steps and not stopped_early():
+        imgs, msks = train_set.random_batch(step, batch_size)
+        x = torch.from_numpy(imgs).to(device)
+        t = torch.from_numpy(msks).to(device)
+        optimizer.zero_grad(set_to_none=True)
+        with autocast_context(device):
+            logits = model(x)
+        loss = dice_bce_loss(logits, t)
+        if not torch.isfinite(loss):
+            raise ConfigError("train.lr", f"loss became {float(loss)} at step {step + 1}", "lower the lr")
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        total += float(loss.detach()) * len(imgs)
+        count += len(imgs)
+        step += 1
+        if step % val_every and step != steps:
+            continue
         val_loss, val_dice = evaluate(model, val_set, device, batch_size)
+        model.train()
         key = (val_dice, -val_loss)
         is_best = key > best
         if is_best:
-            best, best_epoch = key, epoch + 1
+            best, best_step = key, step
         seconds = time.perf_counter() - t0
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "train_loss": total / max(1, count),
-                "val_loss": val_loss,
-                "val_dice": val_dice,
-                "best_val_dice": best[0],
-                "is_best": int(is_best),
-                "seconds": round(seconds, 3),
-                "lr": lr,
-            }
-        )
+        history.append({"step": step, "train_loss": total / max(1, count), "val_loss": val_loss,
+                        "val_dice": val_dice, "best_val_dice": best[0], "is_best": int(is_best),
+                        "seconds": round(seconds, 3), "lr": lr})
         if is_best:
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.trainable_state_dict().items()}
             save_prompt_file(out_path, best_state, {**meta, "training": summary()})
         state = {
             "format": "samcryo-train-state",
             "fingerprint": fingerprint,
-            "epoch": epoch + 1,
+            "step": step,
             "trainable": {k: v.detach().cpu() for k, v in model.trainable_state_dict().items()},
             "optimizer": optimizer.state_dict(),
             "scaler": scaler.state_dict() if use_scaler else {},
@@ -350,21 +345,58 @@ def train_prompt(
             "history": plain(history),
             "best_val_dice": best[0],
             "best_neg_val_loss": best[1],
-            "best_epoch": best_epoch,
+            "best_step": best_step,
             "best_trainable": best_state,
         }
-        # The log first, the resume state last: the state is the commit point of an epoch, so a
-        # kill between the two leaves a log one epoch ahead (redone and rewritten on resume), never
-        # a resume state whose epoch is missing from the log.
+        # The log first, the resume state last: the state is the commit point of a validation, so
+        # a kill between the two leaves a log one validation ahead (redone and rewritten on
+        # resume), never a resume state whose validation is missing from the log.
         _write_logs(log_path, history, meta, summary())
         with atomic_path(last_path) as tmp:
             torch.save(state, tmp)
-        say(
-            f"epoch {epoch + 1}/{epochs} loss {history[-1]['train_loss']:.4f} val_loss {val_loss:.4f} "
-            f"val_dice {val_dice:.4f}{' *' if is_best else ''} {seconds:.1f}s"
-        )
-    # Final write: the best epoch's tensors with the summary of the whole run (also restores a
-    # prompt file deleted after an interruption, e.g. by Snakemake cleaning a failed job's outputs).
+        rate = seconds / max(1, step - (history[-2]["step"] if len(history) > 1 else resumed_from))
+        say(f"step {step}/{steps} loss {history[-1]['train_loss']:.4f} val_loss {val_loss:.4f} "
+            f"val_dice {val_dice:.4f}{' *' if is_best else ''} {seconds:.1f}s "
+            f"({rate:.2f} s/step, at most {rate * (steps - step) / 60:.1f} min left)")
+        total, count, t0 = 0.0, 0, time.perf_counter()
+    if stopped_early():
+        say(f"stopped early at step {history[-1]['step']}: no better validation in the last "
+            f"{patience} ({patience * val_every} steps)")
+    # Final write: the best validation's tensors with the summary of the whole run (also restores
+    # a prompt file deleted after an interruption, e.g. by Snakemake cleaning a failed job).
     save_prompt_file(out_path, best_state, {**meta, "training": summary()})
     _write_logs(log_path, history, meta, summary())
-    return TrainResult(str(out_path), str(log_path), best_epoch, best[0], len(history), resumed_from, history)
+    last_step = history[-1]["step"] if history else 0
+    return TrainResult(str(out_path), str(log_path), best_step, best[0], last_step, resumed_from,
+                       stopped_early(), history)
+
+
+def _read_resume_state(last_path: Path, fingerprint: dict, steps: int) -> dict | None:
+    """The resume state of this same run, or None (absent, another run's, or past ``steps``)."""
+    import torch
+
+    if not last_path.is_file():
+        return None
+    try:
+        state = torch.load(last_path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(
+            last_path,
+            f"cannot read the training resume state ({first})",
+            f"delete {last_path} to train from the start, or use --no-resume",
+        ) from exc
+    logger = logging.getLogger(__name__)
+    if state.get("fingerprint") != fingerprint:
+        # A resume state of other data, prompt, lr, seed or base cannot be continued: the user
+        # changed the training set-up (Snakemake reruns train for exactly that), so start again.
+        logger.warning("%s belongs to a different training run (other data, prompt, lr, seed or "
+                       "base): training from the start and replacing it", last_path)
+        return None
+    if int(state.get("step", 0)) > steps:
+        # Fewer steps than the state already has (the user lowered train.steps): continuing would
+        # keep the longer run's prompt, which is not what was asked for. Start again.
+        logger.warning("%s is already past step %d (it has %d): training %d steps from the start "
+                       "and replacing it", last_path, steps, int(state["step"]), steps)
+        return None
+    return state

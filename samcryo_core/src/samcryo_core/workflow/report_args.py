@@ -7,22 +7,10 @@ this) and so the logic is plain, testable Python.
 from __future__ import annotations
 
 import glob
-import math
 import os
 import shlex
 
-
-def report_threshold(config: dict, uses_sam: bool) -> float:
-    """The FOM threshold picks were cut at, for the line on the FOM histogram.
-
-    For SAM prompts the FOM is the mean probability inside a pick, so never below extract's
-    probability threshold; for LoG it is ``1 - exp(-z / FOM_SCALE_SD)`` of the threshold in SD.
-    """
-    if uses_sam:
-        return float(config["extract"]["threshold"])
-    from samcryo_core.pickers.log_picker import FOM_SCALE_SD
-
-    return 1.0 - math.exp(-float(config["pick_log"]["threshold_sd"]) / FOM_SCALE_SD)
+from samcryo_core.workflow.settings import fom_threshold
 
 
 def report_compare(config: dict, prompt_dir: str, has_truth: bool) -> dict[str, str]:
@@ -60,7 +48,7 @@ def report_extra_args(config: dict, prompt_dir: str, uses_sam: bool) -> str:
     cfg = config.get("report") or {}
     name = prompt_dir.removeprefix("results/")
     return " ".join([
-        f"--threshold {report_threshold(config, uses_sam):.6g}",
+        f"--threshold {fom_threshold(config, uses_sam):.6g}",
         f"--sample {int(cfg.get('sample', 16))}",
         f"--sample-every {int(cfg.get('sample_every', 1))}",
         f"--name {shlex.quote(name)}",

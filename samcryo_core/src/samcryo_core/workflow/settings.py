@@ -7,7 +7,7 @@ facility finds a config mistake in the first second instead of after an hour of 
 Every problem is a :class:`~samcryo_core.errors.ConfigError` naming the key.
 
 The derived names (``PROMPT_DIR``, ``NORM_DIR`` ...) are the results layout of
-``docs/architecture.md``: normalization is keyed by the model input size only, everything after it
+``docs/architecture.md``: normalization is keyed by the working scale only, everything after it
 by variant and prompt, so switching ``prompt:`` reuses ingest and normalization.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob as globmod
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -121,25 +122,19 @@ class Layout:
 
     prompt: str
     variant: str
-    model_size: int
+    particle_px: float
     prompt_dir: str
     norm_dir: str
     has_truth: bool
     trains_here: bool
     uses_sam: bool
     gpus: int
+    fom_threshold: float
 
 
 def results_dir(prompt: str, variant: str) -> str:
     """``PROMPT_DIR``: ``results/<variant>/<prompt>``, or ``results/classical/log`` for LoG."""
     return "results/classical/log" if prompt == "log" else f"results/{variant}/{prompt}"
-
-
-def model_size(variant: str) -> int:
-    """The model input size of ``variant`` (from the model registry, the one place it is defined)."""
-    from samcryo_core.model.registry import get_variant
-
-    return get_variant(variant).img_size
 
 
 def check_config(config: dict) -> Layout:
@@ -152,6 +147,8 @@ def check_config(config: dict) -> Layout:
     Raises:
         ConfigError: naming the first offending key.
     """
+    from samcryo_core.model.scale import working_scale
+    from samcryo_core.preprocess.scale import check_range
     from samcryo_core.weights import resolve_checkpoint
 
     config["model"]["checkpoint"] = resolve_checkpoint(config["model"].get("checkpoint"))
@@ -182,24 +179,44 @@ def check_config(config: dict) -> Layout:
         train_images(config)
         _require_dir(config, "train.truth_dir", "truth folder")
     _require_dir(config, "evaluate.truth_dir", "truth folder")
-    particle_diameter_A(config)
+    scale = working_scale(variant, config["model"].get("checkpoint"), config["model"].get("particle_px"))
+    warning = check_range(particle_diameter_A(config), scale)
+    if warning:
+        print(f"samcryo: warning: config key 'particle.diameter_A': {warning}", file=sys.stderr)
 
-    size = model_size(variant)
     prompt_dir = results_dir(prompt, variant)
     device = str(config.get("device", "auto"))
     return Layout(
         prompt=prompt,
         variant=variant,
-        model_size=size,
+        particle_px=scale.particle_px,
         prompt_dir=prompt_dir,
-        norm_dir=f"results/normalized/s{size}",
+        # keyed by the working scale: every backbone of that scale (and LoG) reuses the images
+        norm_dir=f"results/normalized/p{scale.particle_px:g}",
         has_truth=bool(_get(config, "evaluate.truth_dir")),
         trains_here=trains_here,
         uses_sam=uses_sam,
         # A cluster job asks for a GPU unless the user pinned the model to the CPU; running locally
         # nothing is reserved (Snakemake constrains only resources given with --resources).
         gpus=0 if device == "cpu" else 1,
+        fom_threshold=fom_threshold(config, uses_sam),
     )
+
+
+def fom_threshold(config: dict, uses_sam: bool) -> float:
+    """The figure-of-merit threshold of the exported picks: the one home of this number.
+
+    Export, evaluation and the report apply it to the picks CSVs, which hold every candidate:
+    for SAM prompts ``export.threshold``; for LoG, whose own threshold (in SD of the response)
+    is applied while picking, the FOM that threshold maps to, ``1 - exp(-z / FOM_SCALE_SD)``.
+    """
+    if uses_sam:
+        return float(config["export"]["threshold"])
+    import math
+
+    from samcryo_core.pickers.log_picker import FOM_SCALE_SD
+
+    return 1.0 - math.exp(-float(config["pick_log"]["threshold_sd"]) / FOM_SCALE_SD)
 
 
 def particle_diameter_A(config: dict) -> float | tuple[float, float]:
