@@ -13,7 +13,9 @@ from samcryo_core.cli import main
 from samcryo_core.frame import FrameMapping
 from samcryo_core.manifest import read_manifest
 
-NORMALIZE_COLUMNS = ["micrograph", "status", "reason", "source", "normalized", "sidecar"]
+NORMALIZE_COLUMNS = ["micrograph", "status", "reason", "source", "normalized", "sidecar", "stamp"]
+# 24 A particles spanning 12 model pixels: micrographs at 1.0 A/px are binned by 2, at 1.2 by 1.67
+SCALE = ["--particle-px", "12", "--diameter-A", "24"]
 
 
 def _ingest(tmp_path, paths):
@@ -27,7 +29,7 @@ def test_ingest_then_normalize_mixed_chunk(tmp_path):
     chunk = _ingest(tmp_path, list(paths.values()))
     out_dir, out = tmp_path / "normalized", tmp_path / "norm.tsv"
     rc = main(["normalize", "--manifest", str(chunk), "--out-dir", str(out_dir), "--out", str(out),
-               "--model-size", "64", "--dtype", "float16"])
+               *SCALE, "--dtype", "float16"])
     assert rc == 0
     rows = read_manifest(out)
     assert list(rows[0]) == NORMALIZE_COLUMNS
@@ -41,37 +43,47 @@ def test_ingest_then_normalize_mixed_chunk(tmp_path):
         m = FrameMapping.read(r["sidecar"])
         assert m.micrograph == r["micrograph"] and m.source == r["source"]
         with mrcfile.open(r["normalized"], permissive=False) as mrc:
-            assert mrc.data.shape == (64, 64) and mrc.data.dtype == np.float16
+            assert mrc.data.shape == m.binned_shape and mrc.data.dtype == np.float16
             assert float(mrc.voxel_size.x) == pytest.approx(m.normalized_pixel_size_A[0], rel=1e-3)
             assert float(mrc.voxel_size.y) == pytest.approx(m.normalized_pixel_size_A[1], rel=1e-3)
-            assert abs(float(mrc.data[m.content_slice()].astype(np.float32).mean())) < 0.01
+            assert abs(float(mrc.data.astype(np.float32).mean())) < 0.01
+        # 24 A particles at the micrograph's own pixel size land at 12 normalized pixels
+        assert 24.0 / m.normalized_pixel_size_A[0] == pytest.approx(12.0, rel=0.02)
     gh = FrameMapping.read(out_dir / "good_header.json")
     assert gh.pixel_size_A == pytest.approx(1.2) and gh.pixel_size_source == "header"
-    assert gh.binned_shape == (43, 64)
+    assert gh.binned_shape == (38, 58)  # 64 x 96 binned by 24 / 1.2 / 12 = 1.67
+    assert FrameMapping.read(out_dir / "good_nohdr.json").binned_shape == (35, 35)  # 1.0 A/px (config)
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(
-        f"{n}.{ext}" for n in ("good_header", "good_nohdr", "good_png") for ext in ("mrc", "json"))
+        f"{n}.{ext}" for n in ("good_header", "good_nohdr", "good_png") for ext in ("mrc", "json", "stamp.json"))
 
 
-def test_rerun_skips_complete_outputs_and_redoes_broken(tmp_path):
+def test_rerun_skips_current_outputs_and_redoes_changed_ones(tmp_path):
     a = write_test_mrc(tmp_path / "a.mrc", noise_image((50, 80), 1), voxel_size=1.0)
     b = write_test_mrc(tmp_path / "b.mrc", noise_image((50, 80), 2), voxel_size=1.0)
-    chunk = _ingest(tmp_path, [str(a), str(b)])
+    c = write_test_mrc(tmp_path / "c.mrc", noise_image((50, 80), 3), voxel_size=1.0)
+    chunk = _ingest(tmp_path, [str(a), str(b), str(c)])
     out_dir = tmp_path / "n"
     args = ["normalize", "--manifest", str(chunk), "--out-dir", str(out_dir),
-            "--out", str(tmp_path / "o.tsv"), "--model-size", "32"]
+            "--out", str(tmp_path / "o.tsv"), *SCALE]
     assert main(args) == 0
+    stamps = {r["micrograph"]: r["stamp"] for r in read_manifest(tmp_path / "o.tsv")}
     past = 1_000_000_000
     for p in out_dir.iterdir():
         os.utime(p, (past, past))
-    (out_dir / "b.mrc").write_bytes(b"broken")  # an interrupted, non-atomic leftover
+    (out_dir / "b.stamp.json").unlink()  # killed between the outputs and their stamp (commit point)
+    # the source of c is replaced (a movie sum completed after the pipeline first saw it)
+    write_test_mrc(c, noise_image((50, 80), 4) * 3, voxel_size=1.0)
+    os.utime(c, (past + 7, past + 7))
     assert main(args) == 0
     assert (out_dir / "a.mrc").stat().st_mtime == past and (out_dir / "a.json").stat().st_mtime == past
     assert (out_dir / "b.mrc").stat().st_mtime != past
-    with mrcfile.open(out_dir / "b.mrc", permissive=False) as mrc:
-        assert mrc.data.shape == (32, 32)
-    # Other settings: outputs are redone, not reused.
+    assert (out_dir / "c.mrc").stat().st_mtime != past
+    after = {r["micrograph"]: r["stamp"] for r in read_manifest(tmp_path / "o.tsv")}
+    assert after["a"] == stamps["a"] and after["b"] == stamps["b"] and after["c"] != stamps["c"]
+    # Other settings: outputs are redone, not reused, and their stamps change.
     assert main([*args, "--lowpass-A", "10"]) == 0
     assert FrameMapping.read(out_dir / "a.json").extra["lowpass_A"] == 10.0
+    assert read_manifest(tmp_path / "o.tsv")[0]["stamp"] != after["a"]
 
 
 def test_failure_during_normalize_becomes_rejection(tmp_path):
@@ -81,7 +93,7 @@ def test_failure_during_normalize_becomes_rejection(tmp_path):
     b.unlink()  # vanished between ingest and normalize
     out = tmp_path / "o.tsv"
     assert main(["normalize", "--manifest", str(chunk), "--out-dir", str(tmp_path / "n"), "--out", str(out),
-                 "--model-size", "32"]) == 0
+                 *SCALE]) == 0
     by = {r["micrograph"]: r for r in read_manifest(out)}
     assert by["a"]["status"] == "ok"
     assert by["b"]["status"] == "rejected" and "does not exist" in by["b"]["reason"]
@@ -93,8 +105,27 @@ def test_normalize_usage_errors(tmp_path):
     chunk = _ingest(tmp_path, [str(a)])
     base = ["normalize", "--manifest", str(chunk), "--out-dir", str(tmp_path / "n"),
             "--out", str(tmp_path / "o")]
-    assert main([*base, "--model-size", "4"]) == 2
-    assert main([*base, "--model-size", "32", "--clip-percentiles", "90", "10"]) == 2
-    assert main([*base, "--model-size", "32", "--lowpass-A", "-1"]) == 2
+    assert main([*base, *SCALE, "--clip-percentiles", "90", "10"]) == 2
+    assert main([*base, *SCALE, "--lowpass-A", "-1"]) == 2
     with pytest.raises(SystemExit):
-        main([*base, "--model-size", "32", "--dtype", "int8"])
+        main([*base, *SCALE, "--dtype", "int8"])
+    with pytest.raises(SystemExit):
+        main([*base, "--particle-px", "12"])  # the diameter is required
+
+
+def test_environment_failure_fails_the_job_instead_of_rejecting(tmp_path, monkeypatch):
+    import errno
+
+    import samcryo_core.io.mrc_write as mrc_write
+
+    a = write_test_mrc(tmp_path / "a.mrc", noise_image((40, 40)), voxel_size=1.0)
+    chunk = _ingest(tmp_path, [str(a)])
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(mrc_write, "write_mrc", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        main(["normalize", "--manifest", str(chunk), "--out-dir", str(tmp_path / "n"),
+              "--out", str(tmp_path / "o.tsv"), *SCALE])
+    assert not (tmp_path / "o.tsv").exists()  # no manifest claims the micrograph is bad

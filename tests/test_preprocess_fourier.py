@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from samcryo_core.frame import FrameMapping
-from samcryo_core.preprocess.fourier import binned_shape, fourier_resample, gaussian_lowpass
+from samcryo_core.preprocess.fourier import fourier_resample, gaussian_lowpass, scaled_shape
 
 
 def _wave(H, W, kx, ky, amp=3.0, offset=1.0, phase=0.3):
@@ -27,7 +27,7 @@ def test_low_frequency_sinusoid_survives_with_amplitude_and_position(H, W, h, w)
     out = fourier_resample(f(x, y).astype(np.float32), (h, w))
     assert out.shape == (h, w) and out.dtype == np.float32
     # Values equal the wave sampled at the mapping's pixel centres: amplitude, mean and position.
-    m = FrameMapping("m", "m.mrc", (H, W), (h, w), max(h, w))
+    m = FrameMapping("m", "m.mrc", (H, W), (h, w))
     yy, xx = np.mgrid[:h, :w]
     xo, yo = m.to_original(xx, yy)
     np.testing.assert_allclose(out, f(xo, yo), atol=1e-4)
@@ -53,15 +53,42 @@ def test_mean_preserved_any_sizes(H, W, fh, fw):
     assert out.mean() == pytest.approx(data.mean(), abs=1e-4)
 
 
-def test_binned_shape_keeps_aspect_ratio_k3():
-    assert binned_shape((4092, 5760), 1024) == (727, 1024)
-    assert binned_shape((5760, 4092), 1024) == (1024, 727)
-    assert binned_shape((4096, 4096), 1024) == (1024, 1024)
-    h, w = binned_shape((4092, 5760), 1024)
+def test_scaled_shape_keeps_aspect_ratio_k3():
+    assert scaled_shape((4092, 5760), 5.625) == (727, 1024)
+    assert scaled_shape((5760, 4092), 5.625) == (1024, 727)
+    assert scaled_shape((4096, 4096), 4.0) == (1024, 1024)
+    h, w = scaled_shape((4092, 5760), 5.625)
     assert abs(w / h - 5760 / 4092) < 1 / 727
-    assert binned_shape((500, 700), 1024) == (500, 700)  # never upsampled
+    assert scaled_shape((500, 700), 0.5) == (1000, 1400)  # factors below 1 enlarge
     with pytest.raises(ValueError):
-        fourier_resample(np.zeros((10, 10)), (12, 10))
+        scaled_shape((10, 10), 0.0)
+    with pytest.raises(ValueError):
+        fourier_resample(np.zeros((10, 10)), (0, 10))
+
+
+@pytest.mark.parametrize(("H", "W", "h", "w"), [(64, 80, 128, 160), (63, 81, 100, 130), (50, 50, 50, 77)])
+def test_upsampling_is_band_limited_interpolation_on_the_mapping_centres(H, W, h, w):
+    # Fourier padding: a low-frequency wave comes out as the same wave sampled at the finer
+    # pixels' centres (what the FrameMapping says), with its mean and amplitude.
+    f = _wave(H, W, kx=4, ky=3)
+    y, x = np.mgrid[:H, :W]
+    out = fourier_resample(f(x, y).astype(np.float32), (h, w))
+    assert out.shape == (h, w)
+    m = FrameMapping("m", "m.mrc", (H, W), (h, w))
+    yy, xx = np.mgrid[:h, :w]
+    np.testing.assert_allclose(out, f(*m.to_original(xx, yy)), atol=1e-4)
+
+
+def test_non_integer_binning_of_a_k3_frame_by_9_8():
+    H, W = 4092, 5760
+    h, w = scaled_shape((H, W), 9.8)
+    f = _wave(H, W, kx=9, ky=5)
+    y = np.arange(H, dtype=np.float32)[:, None]
+    x = np.arange(W, dtype=np.float32)[None, :]
+    out = fourier_resample(f(x, y).astype(np.float32), (h, w))
+    m = FrameMapping("k3", "k3.mrc", (H, W), (h, w))
+    yy, xx = np.mgrid[:h, :w]
+    np.testing.assert_allclose(out, f(*m.to_original(xx, yy)), atol=1e-3)
 
 
 def test_fourier_crop_k3_frame_keeps_aspect_ratio():
@@ -69,9 +96,9 @@ def test_fourier_crop_k3_frame_keeps_aspect_ratio():
     f = _wave(H, W, kx=12, ky=7)
     y = np.arange(H, dtype=np.float32)[:, None]
     x = np.arange(W, dtype=np.float32)[None, :]
-    out = fourier_resample(f(x, y).astype(np.float32), binned_shape((H, W), 1024))
+    out = fourier_resample(f(x, y).astype(np.float32), scaled_shape((H, W), 5.625))
     assert out.shape == (727, 1024)
-    m = FrameMapping("k3", "k3.mrc", (H, W), (727, 1024), 1024)
+    m = FrameMapping("k3", "k3.mrc", (H, W), (727, 1024))
     yy, xx = np.mgrid[:727, :1024]
     np.testing.assert_allclose(out, f(*m.to_original(xx, yy)), atol=1e-3)
 

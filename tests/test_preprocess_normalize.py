@@ -1,4 +1,4 @@
-"""normalize_micrograph: square standardized output, exact frame mapping, padding rules."""
+"""normalize_micrograph: binned to the working scale, standardized, exact frame mapping."""
 
 from __future__ import annotations
 
@@ -10,21 +10,61 @@ from samcryo_core.errors import InputError
 from samcryo_core.frame import FrameMapping
 from samcryo_core.preprocess.contrast import robust_standardize
 from samcryo_core.preprocess.normalize import normalize_micrograph
+from samcryo_core.preprocess.scale import bin_factor, check_range, range_at_scale
 
 
-def test_output_is_square_standardized_and_padded():
+def norm(data, *, px=1.0, diameter=40.0, particle_px=10.0, **kw):
+    return normalize_micrograph(data, name="m", source="m.mrc", pixel_size_A=px, diameter_A=diameter,
+                                particle_px=particle_px, **kw)
+
+
+def test_particle_lands_at_the_working_size_and_aspect_ratio_is_kept():
     data = noise_image((300, 500)) * 50 + 1000
-    img, m = normalize_micrograph(data, 128, name="m", source="m.mrc", pixel_size_A=1.0,
-                                  pixel_size_source="header")
-    assert img.shape == (128, 128) and img.dtype == np.float32
-    assert m.binned_shape == (77, 128) and (m.pad_y, m.pad_x) == (25, 0)
-    content = img[m.content_slice()]
-    assert content.mean() == pytest.approx(0.0, abs=1e-5)
-    assert content.std() == pytest.approx(1.0, abs=1e-4)
-    assert np.all(img[:25] == 0) and np.all(img[25 + 77 :] == 0)
-    assert m.scale_x == pytest.approx(500 / 128) and m.scale_y == pytest.approx(300 / 77)
-    assert m.normalized_pixel_size_A == pytest.approx((500 / 128, 300 / 77))
-    assert m.extra["clip_percentiles"] == [0.5, 99.5]
+    img, m = norm(data, px=1.0, diameter=40.0, particle_px=10.0, pixel_size_source="header")
+    # 40 A at 1 A/px = 40 px, working size 10 px: binned by 4, no padding, aspect ratio kept
+    assert img.shape == (75, 125) == m.binned_shape and img.dtype == np.float32
+    assert img.mean() == pytest.approx(0.0, abs=1e-5) and img.std() == pytest.approx(1.0, abs=1e-4)
+    assert m.scale_x == pytest.approx(4.0) and m.scale_y == pytest.approx(4.0)
+    assert m.normalized_pixel_size_A == pytest.approx((4.0, 4.0))
+    assert m.extra["bin_factor"] == pytest.approx(4.0) and m.extra["particle_px"] == 10.0
+    assert m.extra["diameter_A"] == [40.0, 40.0] and m.extra["clip_percentiles"] == [0.5, 99.5]
+
+
+@pytest.mark.parametrize("px", [0.8, 1.1, 1.77, 4.0])
+def test_every_pixel_size_gives_the_same_particle_size(px):
+    H = W = int(round(1024 * 4.0 / px / 8)) * 8  # the same 4096 A field of view
+    data = noise_image((H, W))
+    img, m = norm(data, px=px, diameter=160.0, particle_px=20.0)
+    # 160 A always spans 20 normalized pixels: 8 A per normalized pixel, whatever the detector
+    assert 160.0 / m.normalized_pixel_size_A[0] == pytest.approx(20.0, rel=0.01)
+    assert img.shape[0] == pytest.approx(512, abs=1)
+
+
+def test_small_particles_at_coarse_pixels_are_upsampled():
+    data = noise_image((60, 90))
+    img, m = norm(data, px=5.0, diameter=80.0, particle_px=20.0)  # 16 px -> 20 px: x1.25
+    assert m.binned_shape == (75, 112) and m.scale_x < 1.0
+    with pytest.raises(InputError, match="upsampling"):
+        norm(data, px=5.0, diameter=10.0, particle_px=20.0)  # 2 px particles: 10x upsampling
+
+
+def test_unknown_pixel_size_is_an_input_error_naming_the_fix():
+    with pytest.raises(InputError, match="pixel_size_A"):
+        normalize_micrograph(noise_image((64, 64)), name="m", source="m.png", pixel_size_A=None,
+                             diameter_A=100.0, particle_px=20.0)
+
+
+def test_range_rule_geometric_mean_and_too_wide_warning():
+    from samcryo_core.model.scale import WorkingScale
+
+    assert bin_factor(1.0, (100.0, 400.0), 20.0) == pytest.approx(200.0 / 20.0)
+    lo, hi = range_at_scale((130.0, 190.0), 20.0)
+    assert lo * hi == pytest.approx(400.0) and hi / lo == pytest.approx(190 / 130)
+    scale = WorkingScale(20.0, 10.0, 36.0, "variant")
+    assert scale.max_size_ratio() == pytest.approx(min((36 / 20) ** 2, (20 / 10) ** 2))
+    assert check_range((130.0, 190.0), scale) is None
+    warning = check_range((60.0, 400.0), scale)
+    assert warning and "two runs" in warning and "6.7x" in warning
 
 
 def test_clipping_limits_outliers():
@@ -35,14 +75,6 @@ def test_clipping_limits_outliers():
     assert out.max() < 5 and out.std() == pytest.approx(1.0, abs=1e-4)
     with pytest.raises(ValueError, match="0 <= lo < hi <= 100"):
         robust_standardize(data, (50, 10))
-
-
-def test_small_image_is_padded_not_upsampled():
-    data = noise_image((60, 90))
-    img, m = normalize_micrograph(data, 128, name="s", source="s.png", pad_value=0.0)
-    assert m.binned_shape == (60, 90) and m.scale_x == 1.0 and m.scale_y == 1.0
-    assert (m.pad_y, m.pad_x) == (34, 19)
-    np.testing.assert_allclose(img[m.content_slice()], robust_standardize(data)[0], atol=1e-6)
 
 
 def _round_trip(m: FrameMapping, rng):
@@ -64,7 +96,7 @@ def _round_trip(m: FrameMapping, rng):
 
 
 def test_sidecar_round_trip_small(tmp_path):
-    _, m = normalize_micrograph(noise_image((137, 211)), 64, name="m", source="m.mrc", pixel_size_A=1.1)
+    _, m = norm(noise_image((137, 211)), px=1.1, diameter=30.0, particle_px=12.0)
     m.write(tmp_path / "m.json")
     m2 = FrameMapping.read(tmp_path / "m.json")
     assert m2 == m
@@ -74,9 +106,8 @@ def test_sidecar_round_trip_small(tmp_path):
 def test_sidecar_round_trip_k3_shape(tmp_path):
     H, W = 4092, 5760
     data = np.random.default_rng(0).standard_normal((H, W), dtype=np.float32)
-    img, m = normalize_micrograph(data, 1024, name="k3", source="k3.mrc", pixel_size_A=0.83)
-    assert img.shape == (1024, 1024)
-    assert m.binned_shape == (727, 1024) and (m.pad_y, m.pad_x) == (148, 0)
+    img, m = norm(data, px=0.83, diameter=150.0, particle_px=20.0)  # bin 9.04: non-integer
+    assert img.shape == m.binned_shape == (453, 637)
     assert m.scale_x != m.scale_y  # rounding: separate factors matter
     m.write(tmp_path / "k3.json")
     _round_trip(FrameMapping.read(tmp_path / "k3.json"), np.random.default_rng(2))
@@ -88,23 +119,19 @@ def test_blob_lands_where_the_mapping_says():
     x0, y0 = 613.0, 207.0
     y, x = np.mgrid[:H, :W]
     data = np.exp(-((x - x0) ** 2 + (y - y0) ** 2) / (2 * 20.0**2)).astype(np.float32)
-    img, m = normalize_micrograph(data, 256, name="b", source="b.mrc", clip_percentiles=(0.0, 100.0))
-    content = img - img[m.content_slice()].min()
-    content[:m.pad_y] = 0
-    content[m.pad_y + m.binned_shape[0]:] = 0
+    img, m = norm(data, px=1.0, diameter=60.0, particle_px=17.0, clip_percentiles=(0.0, 100.0))  # bin 3.53
+    content = img - img.min()
     w = np.clip(content - 0.5 * content.max(), 0, None)
-    yy, xx = np.mgrid[:256, :256]
+    yy, xx = np.mgrid[: img.shape[0], : img.shape[1]]
     cx, cy = (w * xx).sum() / w.sum(), (w * yy).sum() / w.sum()
     xo, yo = m.to_original(cx, cy)
     assert abs(xo - x0) < 0.5 and abs(yo - y0) < 0.5
 
 
-def test_lowpass_needs_pixel_size_and_smooths():
+def test_lowpass_smooths():
     data = noise_image((256, 256))
-    with pytest.raises(InputError, match="needs the pixel size"):
-        normalize_micrograph(data, 128, name="m", source="m.mrc", lowpass_A=20.0)
-    plain, _ = normalize_micrograph(data, 128, name="m", source="m.mrc", pixel_size_A=1.0)
-    smooth, m = normalize_micrograph(data, 128, name="m", source="m.mrc", pixel_size_A=1.0, lowpass_A=20.0)
+    plain, _ = norm(data, px=1.0, diameter=20.0, particle_px=10.0)
+    smooth, m = norm(data, px=1.0, diameter=20.0, particle_px=10.0, lowpass_A=20.0)
     # Neighbouring pixels correlate much more after a low-pass.
     def corr(a):
         return np.corrcoef(a[:, :-1].ravel(), a[:, 1:].ravel())[0, 1]
@@ -114,6 +141,6 @@ def test_lowpass_needs_pixel_size_and_smooths():
 
 def test_no_contrast_is_input_error():
     data = np.zeros((100, 100), np.float32)
-    data[0, 0] = 1.0  # one pixel: gone after clipping (no binning at model size 128)
+    data[0, 0] = 1.0  # one pixel: gone after clipping (no binning at 1 px per px)
     with pytest.raises(InputError, match="m.mrc: image has no contrast left"):
-        normalize_micrograph(data, 128, name="m", source="m.mrc")
+        norm(data, px=1.0, diameter=10.0, particle_px=10.0)
