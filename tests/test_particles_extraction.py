@@ -1,4 +1,4 @@
-"""Probability map -> picks: splitting, filters, duplicates, padding and the picks CSV."""
+"""Probability map -> candidates: crowded splitting, filters, duplicates, FOM and the picks CSV."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ S = 128
 
 
 def square_mapping(scale: float = 2.0) -> FrameMapping:
-    """A square micrograph of S*scale pixels binned to S (no padding)."""
+    """A square micrograph of S*scale pixels binned to S."""
     n = int(S * scale)
-    return FrameMapping("mic", "mic.mrc", (n, n), (S, S), S)
+    return FrameMapping("mic", "mic.mrc", (n, n), (S, S))
 
 
 def discs(centres, radius: float, value: float = 1.0, shape=(S, S)) -> np.ndarray:
@@ -136,32 +136,79 @@ def test_duplicates_suppressed_inside_extraction():
     kw = dict(diameter_px=12.0, split_touching=False, min_area_fraction=0.1)
     picks = extract_particles(prob, m, min_distance_fraction=0.5, **kw)
     assert len(picks) == 1
-    assert picks["fom"].iloc[0] == pytest.approx(0.9) and picks["x_norm"].iloc[0] == 41.5
+    assert picks["x_norm"].iloc[0] == 41.5 and picks["fom"].iloc[0] > 0.5
     apart = extract_particles(prob, m, min_distance_fraction=0.4, **kw)  # 4.8 px < 5 px
     assert len(apart) == 2
 
 
-def test_fom_is_mean_probability_and_threshold_applies():
+def test_every_candidate_above_the_floor_is_kept_with_its_fom():
+    # The threshold is applied at export: extraction keeps weak candidates, ranked by FOM.
     m = square_mapping(1.0)
-    prob = discs([(30, 30)], 6, 0.8) + discs([(90, 90)], 6, 0.4)
+    prob = discs([(30, 30)], 6, 0.8) + discs([(90, 90)], 6, 0.4) + discs([(30, 100)], 6, 0.05)
     picks = extract_particles(prob, m, diameter_px=12.0)
-    assert len(picks) == 1 and picks["fom"].iloc[0] == pytest.approx(0.8)
-    low = extract_particles(prob, m, diameter_px=12.0, threshold=0.3)
-    assert sorted(low["fom"].round(6)) == [0.4, 0.8]
+    assert sorted(picks["fom"].round(6)) == [0.4, 0.8]  # the 0.05 disc is below the 0.1 floor
+    assert picks["fom"].is_monotonic_decreasing
+    assert len(extract_particles(prob, m, diameter_px=12.0, floor=0.5)) == 1
+    with pytest.raises(ValueError, match="floor"):
+        extract_particles(prob, m, diameter_px=12.0, floor=0.0)
 
 
-def test_padding_is_ignored():
-    # Original 100 x 200 -> binned 64 x 128, padded 32 rows above inside a 128 model frame.
-    m = FrameMapping("mic", "mic.mrc", (100, 200), (64, 128), 128, pad_y=32, pad_x=0)
-    prob = discs([(40, 10), (40, 60), (90, 120)], 5)  # y=10 and y=120 are in the padding
-    picks = extract_particles(prob, m, diameter_px=10 * m.scale_x)
-    assert picks["y_norm"].tolist() == [60.0]
-    assert picks["y"].iloc[0] == pytest.approx((60 - 32 + 0.5) * m.scale_y - 0.5)
+def test_fom_is_the_probability_at_the_centre_not_the_halo():
+    # A confident particle with a wide low-probability halo keeps a FOM near its core value.
+    m = square_mapping(1.0)
+    prob = discs([(60, 60)], 9, 0.3) + discs([(60, 60)], 5, 0.65)
+    prob = np.minimum(prob, 0.95)
+    picks = extract_particles(prob, m, diameter_px=16.0, max_area_fraction=4.0)
+    assert len(picks) == 1 and picks["fom"].iloc[0] == pytest.approx(0.95, abs=0.01)
+
+
+def test_non_square_frame_maps_back_with_separate_scales():
+    # Original 100 x 200 -> normalized 64 x 128: no padding, every pixel is micrograph.
+    m = FrameMapping("mic", "mic.mrc", (100, 200), (64, 128))
+    prob = discs([(40, 10), (40, 50), (120, 6)], 5, shape=(64, 128))
+    picks = extract_particles(prob, m, diameter_px=10 * m.mean_scale, edge_margin_px=0.0)
+    got = sorted(zip(picks["x_norm"], picks["y_norm"], strict=True))
+    assert got == [(40.0, 10.0), (40.0, 50.0), (120.0, 6.0)]
+    row = picks.loc[picks["y_norm"] == 50.0].iloc[0]
+    assert row["y"] == pytest.approx((50 + 0.5) * m.scale_y - 0.5)
+    assert row["x"] == pytest.approx((40 + 0.5) * m.scale_x - 0.5)
 
 
 def test_radius_uses_mean_scale():
-    m = FrameMapping("mic", "mic.mrc", (600, 900), (170, 256), 256, pad_y=43)
+    m = FrameMapping("mic", "mic.mrc", (600, 900), (170, 256))
     assert radius_normalized(m, 100.0) == pytest.approx(50.0 / ((900 / 256 + 600 / 170) / 2))
+
+
+def _lattice(n_side: int, spacing: float, radius: float, shape, jitter: float = 0.0, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    off = (shape[0] - spacing * (n_side - 1)) / 2
+    return [(off + i * spacing + rng.uniform(-jitter, jitter), off + j * spacing + rng.uniform(-jitter, jitter))
+            for i in range(n_side) for j in range(n_side)]
+
+
+@pytest.mark.parametrize(("spacing", "halo"), [(12.0, 0.0), (11.0, 0.0), (12.0, 0.3)])
+def test_crowded_touching_particles_split_into_the_right_count(spacing, halo):
+    """A 7 x 7 field of touching discs (about half the area is particle) is one connected
+    component at any threshold; the split must find all 49 centres, none dropped for size."""
+    m = square_mapping(1.0)
+    r = 6.0
+    centres = _lattice(7, spacing, r, (S, S), jitter=0.5, seed=3)
+    prob = np.zeros((S, S), np.float32)
+    if halo:  # a saturated map whose low-probability halo connects everything
+        prob = np.maximum(prob, discs([(round(x), round(y)) for x, y in centres], r + 3, halo))
+    prob = np.maximum(prob, discs([(round(x), round(y)) for x, y in centres], r, 0.98))
+    from scipy import ndimage
+
+    assert ndimage.label(prob >= 0.1)[1] == 1
+    picks = extract_particles(prob, m, diameter_px=2 * r)
+    assert len(picks) == 49
+    from scipy.spatial import cKDTree
+
+    d, _ = cKDTree(np.round(np.array(centres))).query(picks[["x_norm", "y_norm"]].to_numpy())
+    assert d.max() < 1.5
+    merged = extract_particles(prob, m, diameter_px=2 * r, split_touching=False, max_area_fraction=1e6,
+                               min_circularity=0.0)
+    assert len(merged) == 1
 
 
 def test_shape_mismatch_is_an_input_error():
@@ -209,22 +256,21 @@ def test_read_picks_errors(tmp_path):
 @given(H=st.integers(150, 3000), W=st.integers(150, 3000), seed=st.integers(0, 2**16))
 def test_any_frame_maps_whole_pixel_centres_exactly(H, W, seed):
     """Property: for any (non-square) frame, discs centred on model pixels map back exactly."""
-    S2 = 128
-    f = max(H, W) / S2
-    h, w = max(1, round(H / f)), max(1, round(W / f))
-    m = FrameMapping("m", "m.mrc", (H, W), (h, w), S2, pad_y=(S2 - h) // 2, pad_x=(S2 - w) // 2)
-    rows, cols = m.content_slice()
+    from samcryo_core.preprocess.fourier import scaled_shape
+
+    h, w = scaled_shape((H, W), max(H, W) / 128)
+    m = FrameMapping("m", "m.mrc", (H, W), (h, w))
     rng = np.random.default_rng(seed)
     r = 4
-    # A few well-separated centres inside the content region (at least r + 1 from its edges).
-    ys = np.arange(rows.start + r + 1, rows.stop - r - 1, 3 * r)
-    xs = np.arange(cols.start + r + 1, cols.stop - r - 1, 3 * r)
+    # A few well-separated centres (at least r + 1 from the edges).
+    ys = np.arange(r + 1, h - r - 1, 3 * r)
+    xs = np.arange(r + 1, w - r - 1, 3 * r)
     if len(ys) == 0 or len(xs) == 0:
         return
     centres = [(int(rng.choice(xs)), int(rng.choice(ys))) for _ in range(3)]
     centres = list(dict.fromkeys(centres))
     picks = extract_particles(
-        discs(centres, r, shape=(S2, S2)),
+        discs(centres, r, shape=(h, w)),
         m,
         diameter_px=2 * r * (m.scale_x + m.scale_y) / 2,
         min_distance_fraction=0.0,

@@ -14,8 +14,9 @@ map needs it:
    distance transform peaks at each disc's centre and dips at the neck between two discs.
    A core too small for a peak gets its deepest point; a candidate without any core (a weak
    particle) gets its highest-probability pixel;
-3. *split*: a watershed of the candidate mask from those seeds, on its negative distance
-   transform: every connected component is split, none is ever dropped for being large;
+3. *split*: a watershed of the candidate mask from those seeds on the core's negative distance
+   transform (the low-probability rest is flooded last, outward from the core pieces): every
+   connected component is split, none is ever dropped for being large;
 4. *filters on the pieces*: area relative to a disc of the particle diameter within
    ``[min_area_fraction, max_area_fraction]`` (with a diameter range: the smallest disc for the
    lower bound, the largest for the upper), circularity ``4 pi A / P^2 >= min_circularity``
@@ -115,8 +116,10 @@ def split_candidates(prob: np.ndarray, floor: float, radius: float) -> np.ndarra
         if lab not in seeded:
             markers[int(r), int(c)] = next_id
             next_id += 1
-    distance = ndimage.distance_transform_edt(mask)
-    return watershed(-distance, markers, mask=mask).astype(np.int32)
+    # Flood the core's distance landscape first (each disc is a basin, the neck between two
+    # touching discs a ridge), then the core-free rest of the candidate mask (elevation 0, flooded
+    # breadth-first from the regions already there): a halo never decides where a split falls.
+    return watershed(-core_dist, markers, mask=mask).astype(np.int32)
 
 
 def extract_particles(
