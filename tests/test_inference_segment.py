@@ -12,9 +12,10 @@ import torch
 from samcryo_core.cli import main
 from samcryo_core.frame import FrameMapping
 from samcryo_core.inference.loading import load_model
-from samcryo_core.inference.segment import SEGMENT_COLUMNS, predict_probabilities, resize_to
+from samcryo_core.inference.segment import SEGMENT_COLUMNS, probability_map, read_normalized
 from samcryo_core.io.mrc_write import write_mrc
 from samcryo_core.manifest import read_manifest, write_manifest
+from samcryo_core.preprocess.chunk import NORMALIZE_COLUMNS as NORM_COLUMNS
 from samcryo_core.preprocess.normalize import normalize_micrograph
 
 
@@ -54,16 +55,12 @@ def workspace(tmp_path_factory):
     norm = tmp / "normalized"
     norm.mkdir()
     rows = []
-    # model-size 128 (= tiny img_size), 256 (resized down for the model) and a non-square frame.
-    for name, shape, size in (
-        ("mic_a", (256, 256), 128),
-        ("mic_b", (300, 400), 128),
-        ("mic_c", (256, 256), 256),
-    ):
+    # 36 A particles at 1.5 A/px = 24 px, binned to tiny's 20 px working size (x1.2): one tile
+    # (mic_a), a non-square frame of 2 x 3 tiles (mic_b) and 3 x 3 tiles (mic_c).
+    for name, shape in (("mic_a", (150, 140)), ("mic_b", (300, 400)), ("mic_c", (400, 380))):
         img, _, _ = _micrograph(rng, shape)
-        out, mapping = normalize_micrograph(
-            img, size, name=name, source=f"/data/{name}.mrc", pixel_size_A=1.5
-        )
+        out, mapping = normalize_micrograph(img, name=name, source=f"/data/{name}.mrc", pixel_size_A=1.5,
+                                            diameter_A=36.0, particle_px=20.0)
         write_mrc(norm / f"{name}.mrc", out, mapping.normalized_pixel_size_A)
         mapping.write(norm / f"{name}.json")
         rows.append(
@@ -74,11 +71,12 @@ def workspace(tmp_path_factory):
                 "source": f"/data/{name}.mrc",
                 "normalized": str(norm / f"{name}.mrc"),
                 "sidecar": str(norm / f"{name}.json"),
+                "stamp": f"norm-{name}",
             }
         )
     # ok at normalize, but its file is corrupt now -> must become a rejected row, others continue.
     (norm / "mic_bad.mrc").write_bytes(b"not an mrc file at all")
-    FrameMapping("mic_bad", "/data/mic_bad.mrc", (256, 256), (128, 128), 128).write(norm / "mic_bad.json")
+    FrameMapping("mic_bad", "/data/mic_bad.mrc", (256, 256), (213, 213)).write(norm / "mic_bad.json")
     rows.append(
         {
             "micrograph": "mic_bad",
@@ -100,7 +98,7 @@ def workspace(tmp_path_factory):
         }
     )
     manifest = tmp / "chunk.tsv"
-    write_manifest(manifest, rows, ("micrograph", "status", "reason", "source", "normalized", "sidecar"))
+    write_manifest(manifest, rows, NORM_COLUMNS)
     return {"tmp": tmp, "images": images, "raw": raw, "manifest": manifest, "rows": rows}
 
 
@@ -108,8 +106,9 @@ def _train_args(workspace, out) -> list[str]:
     """The `samcryo train` command of this module's prompt (reruns must repeat it exactly)."""
     return [
         "train", "--prompt", "prefix", "--variant", "tiny", "--images", *workspace["images"],
-        "--labels-dir", str(workspace["raw"]), "--diameter-px", "24", "--epochs", "2", "--lr", "1e-3",
-        "--seed", "3", "--device", "cpu", "--out", str(out), "--threads", "1",
+        "--labels-dir", str(workspace["raw"]), "--diameter-A", "36", "--pixel-size", "1.5", "--steps", "4",
+        "--val-every", "2", "--lr", "1e-3", "--seed", "3", "--device", "cpu", "--out", str(out),
+        "--threads", "1",
     ]
 
 
@@ -125,13 +124,13 @@ def test_train_cli_writes_prompt_log_and_resume_state(workspace, prompt_file, ca
     assert prompt_file.is_file()
     assert prompt_file.with_name("prefix.last.pt").is_file()
     log = pd.read_csv(prompt_file.with_name("prefix.log.csv"))
-    assert list(log["epoch"]) == [1, 2]
+    assert list(log["step"]) == [2, 4]
     # Rerunning the finished command resumes and trains nothing more.
     rc = main(_train_args(workspace, prompt_file))
     assert rc == 0
     out = capsys.readouterr().out
-    assert "resuming prefix.pt after epoch 2/2" in out
-    assert "epoch 1/2" not in out
+    assert "resuming prefix.pt after step 4/4" in out
+    assert "train: step 2/4" not in out
 
 
 def test_segment_cli_end_to_end(workspace, prompt_file, tmp_path):
@@ -165,25 +164,36 @@ def test_segment_cli_end_to_end(workspace, prompt_file, tmp_path):
     assert rows["mic_rej"]["probability"] == ""
 
     model, _ = load_model("tiny", prompt_file=prompt_file)
-    for name, size in (("mic_a", 128), ("mic_b", 128), ("mic_c", 256)):
+    for name in ("mic_a", "mic_b", "mic_c"):
         r = rows[name]
-        assert r["status"] == "ok" and r["sidecar"].endswith(f"{name}.json")
+        assert r["status"] == "ok" and r["sidecar"].endswith(f"{name}.json") and r["stamp"]
+        image, mapping = read_normalized({"normalized": str(workspace["tmp"] / "normalized" / f"{name}.mrc"),
+                                          "sidecar": r["sidecar"]})
         with mrcfile.open(r["probability"]) as m:
             prob = m.data.copy()
-            assert m.voxel_size.x == pytest.approx(FrameMapping.read(r["sidecar"]).normalized_pixel_size_A[0])
-        assert prob.dtype == np.float16 and prob.shape == (size, size)  # the normalized frame
+            assert m.voxel_size.x == pytest.approx(mapping.normalized_pixel_size_A[0])
+        assert prob.dtype == np.float16 and prob.shape == mapping.binned_shape  # the normalized frame
         assert prob.min() >= 0.0 and prob.max() <= 1.0
-        # The map is the model's own output for this image (resized to the model size if needed).
-        with mrcfile.open(workspace["tmp"] / "normalized" / f"{name}.mrc") as m:
-            image = resize_to(m.data.astype(np.float32), 128)
-        want = predict_probabilities(model, image[None], [size], "cpu")[0]
+        # The map is the model's tiled output for this image; tiles of several micrographs shared
+        # batches in the chunk, which must not change anything.
+        want = probability_map(model, image, mapping)
         np.testing.assert_allclose(prob.astype(np.float32), want, atol=2e-3)
 
-    # A rerun skips finished micrographs (files untouched) and gives the same manifest.
+    # A rerun skips current micrographs (files untouched) and gives the same manifest.
     mtime = (out_dir / "mic_a.mrc").stat().st_mtime_ns
     assert main(args) == 0
     assert (out_dir / "mic_a.mrc").stat().st_mtime_ns == mtime
     assert {r["micrograph"]: r for r in read_manifest(out)} == rows
+
+    # A normalized micrograph that changed upstream (a new stamp in the normalize manifest) is
+    # segmented again; the others are not.
+    changed = [dict(r, stamp="norm-mic_b-v2") if r["micrograph"] == "mic_b" else r for r in workspace["rows"]]
+    manifest2 = tmp_path / "chunk2.tsv"
+    write_manifest(manifest2, changed, NORM_COLUMNS)
+    mtime_b = (out_dir / "mic_b.mrc").stat().st_mtime_ns
+    assert main([*args[:2], str(manifest2), *args[3:]]) == 0
+    assert (out_dir / "mic_a.mrc").stat().st_mtime_ns == mtime
+    assert (out_dir / "mic_b.mrc").stat().st_mtime_ns != mtime_b
 
 
 def test_segment_refuses_prompt_for_another_base(workspace, prompt_file, tmp_path, capsys):
@@ -250,11 +260,12 @@ def test_segment_cli_tta_writes_the_averaged_map(workspace, prompt_file, tmp_pat
     ]
     assert main(args) == 0
     model, _ = load_model("tiny", prompt_file=prompt_file)
-    with mrcfile.open(workspace["tmp"] / "normalized" / "mic_a.mrc") as m:
-        image = m.data.astype(np.float32)
-    want = predict_probabilities(model, image[None], [128], "cpu", tta="d4")[0]
-    plain = predict_probabilities(model, image[None], [128], "cpu")[0]
-    with mrcfile.open(out_dir / "mic_a.mrc") as m:
+    norm = workspace["tmp"] / "normalized"
+    image, mapping = read_normalized({"normalized": str(norm / "mic_b.mrc"),
+                                      "sidecar": str(norm / "mic_b.json")})
+    want = probability_map(model, image, mapping, tta="d4")
+    plain = probability_map(model, image, mapping)
+    with mrcfile.open(out_dir / "mic_b.mrc") as m:
         got = m.data.astype(np.float32)
     np.testing.assert_allclose(got, want, atol=2e-3)
     assert np.abs(got - plain).max() > 2e-3

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from samcryo_core.inference.segment import predict_probabilities
+from samcryo_core.inference.segment import predict_tile_logits
 from samcryo_core.inference.tta import TTA_MODES, TTA_TRANSFORMS, check_mode, tta_logits
 
 
@@ -67,14 +67,14 @@ def test_average_over_orientations_matches_numpy(image, mode):
     assert not np.allclose(got, _shift_right(image).numpy())
 
 
-def test_predict_probabilities_applies_tta_to_a_sam_model():
+def test_predict_tile_logits_applies_tta_to_a_sam_model():
     from samcryo_core.inference.loading import load_model
 
     torch.manual_seed(0)
     model, _ = load_model("tiny", prompt="none")
     img = np.random.default_rng(1).normal(size=(1, 128, 128)).astype(np.float32)
-    plain = predict_probabilities(model, img, [128], "cpu")[0]
-    d4 = predict_probabilities(model, img, [128], "cpu", tta="d4")[0]
+    plain = predict_tile_logits(model, img, "cpu")[0]
+    d4 = predict_tile_logits(model, img, "cpu", tta="d4")[0]
     x = torch.from_numpy(img)[:, None]
     with torch.inference_mode():
         logits = torch.stack([
@@ -83,8 +83,8 @@ def test_predict_probabilities_applies_tta_to_a_sam_model():
                         else model(torch.rot90(x, k, (2, 3))), -k, (2, 3))
             for k in range(4) for f in (False, True)
         ]).mean(0)
-    want = torch.sigmoid(torch.nn.functional.interpolate(logits, size=(128, 128), mode="bilinear",
-                                                         align_corners=False))[0, 0].numpy()
+    want = torch.nn.functional.interpolate(logits, size=(128, 128), mode="bilinear",
+                                           align_corners=False)[0, 0].numpy()
     np.testing.assert_allclose(d4, want, atol=1e-5)
     assert d4.shape == plain.shape == (128, 128)
     assert np.abs(d4 - plain).max() > 1e-4  # a random SAM is not rotation-equivariant

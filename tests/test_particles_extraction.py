@@ -182,8 +182,10 @@ def test_radius_uses_mean_scale():
 def _lattice(n_side: int, spacing: float, radius: float, shape, jitter: float = 0.0, seed: int = 0):
     rng = np.random.default_rng(seed)
     off = (shape[0] - spacing * (n_side - 1)) / 2
-    return [(off + i * spacing + rng.uniform(-jitter, jitter), off + j * spacing + rng.uniform(-jitter, jitter))
-            for i in range(n_side) for j in range(n_side)]
+    def j():
+        return rng.uniform(-jitter, jitter)
+
+    return [(off + i * spacing + j(), off + k * spacing + j()) for i in range(n_side) for k in range(n_side)]
 
 
 @pytest.mark.parametrize(("spacing", "halo"), [(12.0, 0.0), (11.0, 0.0), (12.0, 0.3)])

@@ -54,7 +54,8 @@ def test_ingest_then_normalize_mixed_chunk(tmp_path):
     assert gh.binned_shape == (38, 58)  # 64 x 96 binned by 24 / 1.2 / 12 = 1.67
     assert FrameMapping.read(out_dir / "good_nohdr.json").binned_shape == (35, 35)  # 1.0 A/px (config)
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(
-        f"{n}.{ext}" for n in ("good_header", "good_nohdr", "good_png") for ext in ("mrc", "json", "stamp.json"))
+        f"{n}.{ext}" for n in ("good_header", "good_nohdr", "good_png")
+        for ext in ("mrc", "json", "stamp.json"))
 
 
 def test_rerun_skips_current_outputs_and_redoes_changed_ones(tmp_path):
