@@ -90,7 +90,7 @@ def prepare_scale(root: Path) -> list[dict]:
         d = root / name
         _simulate(d / "train", 4, 101, shape, px, 0.10, 0.1)
         _simulate(d / "test", n_test, 202, shape, px, 0.10, 0.1)
-        sets.append({"name": f"scale/{name}", "dir": d, "pixel_size_A": px, "diameter_A": list(DIAMETERS_A),
+        sets.append({"name": f"scale/{name}", "dir": d, "pixel_size_A": px, "diameter_A": [min(DIAMETERS_A), max(DIAMETERS_A)],
                      "ext": "mrc", "png_pixel_size": None})
     return sets
 
@@ -102,7 +102,7 @@ def prepare_crowding(root: Path) -> list[dict]:
         _simulate(d / "train", 4, 303, (2048, 2048), 1.5, cov, 0.5)
         _simulate(d / "test", 4, 404, (2048, 2048), 1.5, cov, 0.5)
         sets.append({"name": f"crowding/coverage{int(cov * 100)}", "dir": d, "pixel_size_A": 1.5,
-                     "diameter_A": list(DIAMETERS_A), "ext": "mrc", "png_pixel_size": None})
+                     "diameter_A": [min(DIAMETERS_A), max(DIAMETERS_A)], "ext": "mrc", "png_pixel_size": None})
     return sets
 
 

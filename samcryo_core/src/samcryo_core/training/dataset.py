@@ -67,6 +67,12 @@ def _aligned(v: float) -> int:
     return int(v) // MASK_STRIDE * MASK_STRIDE
 
 
+def _random_origin(rng: np.random.Generator, length: int, tile: int) -> int:
+    """A tile origin on a multiple of 4 from 0 to the first one reaching the far edge."""
+    positions = -(-max(0, length - tile) // MASK_STRIDE) + 1
+    return MASK_STRIDE * int(rng.integers(positions))
+
+
 @dataclass
 class TileDataset:
     """Labelled micrographs plus deterministic random-tile sampling and the validation grid.
@@ -98,8 +104,7 @@ class TileDataset:
         for _ in range(max(1, batch_size)):
             ex = self.examples[int(rng.choice(len(self.examples), p=areas / areas.sum()))]
             h, w = ex.image.shape
-            origin = (_aligned(rng.uniform(0, max(0, h - self.tile) + 1)),
-                      _aligned(rng.uniform(0, max(0, w - self.tile) + 1)))
+            origin = (_random_origin(rng, h, self.tile), _random_origin(rng, w, self.tile))
             img, msk = cut_tile(ex, origin, self.tile)
             if self.augment:
                 k = int(rng.integers(8))
