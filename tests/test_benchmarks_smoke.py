@@ -168,7 +168,7 @@ def test_pretraining_gain_scores_each_particle_within_half_its_own_diameter():
 
     from samcryo_core.frame import FrameMapping
 
-    mapping = FrameMapping("m", "m.mrc", (128, 128), (128, 128), 128)
+    mapping = FrameMapping("m", "m.mrc", (128, 128), (128, 128))
     yy, xx = np.mgrid[:128, :128]
     prob = np.zeros((128, 128), np.float32)
     for cx, cy in ((42, 30), (82, 90)):  # discs drawn 12 px right of the true centres below

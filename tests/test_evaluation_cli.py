@@ -41,7 +41,7 @@ def truth_star(path, xy, d=20.0):
 def setup(tmp_path, flip=False):
     truth_dir = tmp_path / "truth"
     truth_dir.mkdir()
-    FrameMapping("m", "m.mrc", (H, W), (128, 192), 192, pad_y=32).write(tmp_path / "m.json")
+    FrameMapping("m", "m.mrc", (H, W), (128, 192)).write(tmp_path / "m.json")
     rows = []
     # m1: truth (100,100), (200,100), (300,300); picks: two hits + one miss.
     t1 = [(100, 100), (200, 100), (300, 300)]

@@ -1,13 +1,13 @@
 """Known picks on a non-square micrograph survive map -> extraction -> every export format -> read back.
 
-Frame: a 600-row x 900-column micrograph normalized to 256 (binned 171 x 256, 42 rows of padding
-above), so x and y scale differently (3.516 vs 3.509 original px per model px).
+Frame: a 600-row x 900-column micrograph normalized to 171 x 256, so x and y scale differently
+(3.516 vs 3.509 original px per normalized px).
 
 What each test proves:
 
 * ``test_exact_round_trip``: centres placed on whole model pixels give symmetric rasterised discs,
   so extraction must return those model-frame centres *exactly*; the original-frame picks must then
-  equal ``mapping.to_original`` of them (no flip, per-axis scale, padding removed), and each export
+  equal ``mapping.to_original`` of them (no flip, per-axis scale), and each export
   must read back (with ``starfile`` or by parsing ``.box`` as RELION does) to the same coordinates:
   STAR to 1e-6 px (6 decimals written), ``.box`` to within 0.5 px (integers, as RELION requires).
 * ``test_subpixel_round_trip``: arbitrary sub-pixel original coordinates come back within the
@@ -30,16 +30,16 @@ from samcryo_core.export.eman_box import read_box, write_boxes
 from samcryo_core.export.picks_set import MicrographPicks
 from samcryo_core.export.relion import coordinates_text, write_relion
 from samcryo_core.frame import FrameMapping
-from samcryo_core.particles.extraction import extract_particles, mean_scale
+from samcryo_core.particles.extraction import extract_particles
 
-H, W, S = 600, 900, 256
-MAPPING = FrameMapping("mic001", "MotionCorr/job002/Movies/mic001.mrc", (H, W), (171, 256), S, pad_y=42)
+H, W = 600, 900
+MAPPING = FrameMapping("mic001", "MotionCorr/job002/Movies/mic001.mrc", (H, W), (171, 256))
 R_NORM = 6
 
 
 def draw(centres_norm: np.ndarray, radius: float = R_NORM) -> np.ndarray:
-    prob = np.zeros((S, S), dtype=np.float32)
-    yy, xx = np.mgrid[:S, :S]
+    prob = np.zeros(MAPPING.binned_shape, dtype=np.float32)
+    yy, xx = np.mgrid[: MAPPING.binned_shape[0], : MAPPING.binned_shape[1]]
     for x, y in centres_norm:
         prob[(xx - x) ** 2 + (yy - y) ** 2 <= radius**2] = 1.0
     return prob
@@ -86,9 +86,9 @@ def test_frame_is_non_square_with_distinct_scales():
 
 
 def test_exact_round_trip(tmp_path):
-    centres_norm = np.array([(20, 60), (100, 80), (101, 150), (200, 120), (240, 190), (130, 110)], float)
+    centres_norm = np.array([(20, 18), (100, 38), (101, 108), (200, 78), (240, 148), (130, 68)], float)
     truth = np.column_stack(MAPPING.to_original(centres_norm[:, 0], centres_norm[:, 1]))
-    picks = extract_particles(draw(centres_norm), MAPPING, diameter_px=2 * R_NORM * mean_scale(MAPPING))
+    picks = extract_particles(draw(centres_norm), MAPPING, diameter_px=2 * R_NORM * MAPPING.mean_scale)
 
     got_norm = picks[["x_norm", "y_norm"]].to_numpy()
     assert_same_coordinates(centres_norm, got_norm, tol=1e-9)          # extraction is exact
@@ -107,7 +107,7 @@ def test_subpixel_round_trip(tmp_path):
     gx, gy = np.meshgrid(np.linspace(80, 820, 6), np.linspace(70, 530, 4))
     truth = np.column_stack([gx.ravel(), gy.ravel()]) + rng.uniform(-5, 5, size=(gx.size, 2))
     centres_norm = np.column_stack(MAPPING.to_normalized(truth[:, 0], truth[:, 1]))
-    picks = extract_particles(draw(centres_norm), MAPPING, diameter_px=2 * R_NORM * mean_scale(MAPPING))
+    picks = extract_particles(draw(centres_norm), MAPPING, diameter_px=2 * R_NORM * MAPPING.mean_scale)
     tol = 0.2 * max(MAPPING.scale_x, MAPPING.scale_y)
     assert_same_coordinates(truth, picks[["x", "y"]].to_numpy(), tol)
     back = export_all(tmp_path, picks)
@@ -117,9 +117,9 @@ def test_subpixel_round_trip(tmp_path):
 
 
 def test_y_flip_would_be_detected(tmp_path):
-    centres_norm = np.array([(20, 60), (100, 80), (200, 120), (240, 190)], float)
+    centres_norm = np.array([(20, 18), (100, 38), (200, 78), (240, 148)], float)
     truth = np.column_stack(MAPPING.to_original(centres_norm[:, 0], centres_norm[:, 1]))
-    picks = extract_particles(draw(centres_norm), MAPPING, diameter_px=2 * R_NORM * mean_scale(MAPPING))
+    picks = extract_particles(draw(centres_norm), MAPPING, diameter_px=2 * R_NORM * MAPPING.mean_scale)
     flipped = picks.assign(y=(H - 1) - picks["y"])
     path = tmp_path / "flipped_autopick.star"
     path.write_text(coordinates_text(flipped))

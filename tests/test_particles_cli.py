@@ -10,7 +10,7 @@ from samcryo_core.cli import main
 from samcryo_core.frame import FrameMapping
 from samcryo_core.io.mrc_write import write_mrc
 from samcryo_core.manifest import read_manifest, write_manifest
-from samcryo_core.particles.chunk import safe_name
+from samcryo_core.particles.chunk import PICKS_MANIFEST_COLUMNS, safe_name
 from samcryo_core.particles.picks_io import PICKS_COLUMNS, read_picks
 
 S = 64
@@ -21,7 +21,7 @@ def make_chunk(tmp_path, pixel_size=1.5):
     rows = []
     yy, xx = np.mgrid[:S, :S]
     for i, name in enumerate(["a", "b", "c"]):
-        m = FrameMapping(name, f"/data/{name}.mrc", (128, 128), (S, S), S, pixel_size_A=pixel_size)
+        m = FrameMapping(name, f"/data/{name}.mrc", (128, 128), (S, S), pixel_size_A=pixel_size)
         m.write(tmp_path / f"{name}.json")
         prob = np.zeros((S, S), np.float32)
         for k in range(i + 1):
@@ -60,7 +60,7 @@ def test_extract_chunk(tmp_path):
     ]  # 30 A / 1.5 A/px = 20 px
     assert main(args) == 0
     out = read_manifest(tmp_path / "picks.tsv")
-    assert list(out[0]) == ["micrograph", "status", "reason", "source", "sidecar", "picks", "n_picks"]
+    assert tuple(out[0]) == PICKS_MANIFEST_COLUMNS
     by = {r["micrograph"]: r for r in out}
     assert [r["micrograph"] for r in out] == ["a", "b", "c", "d"]
     assert (by["a"]["status"], by["a"]["n_picks"]) == ("ok", "1")
@@ -77,11 +77,14 @@ def test_extract_chunk(tmp_path):
     # Original = (norm + 0.5) * 2 - 0.5 (scale 2).
     np.testing.assert_allclose(sorted(picks["x"]), [(12 + 0.5) * 2 - 0.5, (30 + 0.5) * 2 - 0.5], atol=1e-3)
 
-    # A rerun skips existing CSVs: an edited CSV is kept as is.
+    # A rerun skips CSVs whose stamp is current: an edited CSV is kept as is ...
     edited = pd.read_csv(by["b"]["picks"]).iloc[:1]
     edited.to_csv(by["b"]["picks"], index=False)
     assert main(args) == 0
     assert {r["micrograph"]: r["n_picks"] for r in read_manifest(tmp_path / "picks.tsv")}["b"] == "1"
+    # ... until an option changes: then every micrograph is picked again with it.
+    assert main([*args, "--min-circularity", "0.4"]) == 0
+    assert {r["micrograph"]: r["n_picks"] for r in read_manifest(tmp_path / "picks.tsv")}["b"] == "2"
 
 
 def test_diameter_in_angstrom_needs_pixel_size(tmp_path):
@@ -117,7 +120,7 @@ def test_diameter_in_angstrom_needs_pixel_size(tmp_path):
             "--diameter-px",
             "20",
             "--no-split",
-            "--threshold",
+            "--floor",
             "0.95",
         ]
     )

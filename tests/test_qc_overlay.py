@@ -121,12 +121,12 @@ def test_select_sample_is_deterministic() -> None:
 
 def test_layout_zoom_for_model_sizes() -> None:
     for size, zoom in ((1024, 1), (512, 2), (256, 4)):
-        m = FrameMapping("m", "s", (size, size), (size, size), size)
+        m = FrameMapping("m", "s", (size, size), (size, size))
         assert layout_for(m).zoom == zoom
 
 
 def test_empty_picks_frame(tmp_path: Path) -> None:
-    m = FrameMapping("m", "s", (64, 64), (64, 64), 64)
+    m = FrameMapping("m", "s", (64, 64), (64, 64))
     empty = pd.DataFrame(columns=["x", "y", "fom", "diameter_px", "x_norm", "y_norm", "area_px"])
     noise = np.random.default_rng(0).normal(size=(64, 64))
     render_overlay(noise, m, empty, tmp_path / "e.png", threshold=0.5)

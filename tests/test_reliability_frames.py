@@ -2,10 +2,10 @@
 
 tests/test_frame_mapping.py checks the FrameMapping arithmetic alone. This goes through what the
 pipeline really does with a coordinate, for random micrograph shapes (non-square, any aspect
-ratio), model input sizes and pick sets:
+ratio), binning factors (non-integer, up- and downsampling) and pick sets:
 
-original-frame pick -> normalized frame (mapping built by ``preprocess.fourier.binned_shape`` and
-the padding of ``normalize_micrograph``, and for small shapes by ``normalize_micrograph`` itself)
+original-frame pick -> normalized frame (mapping built by ``preprocess.fourier.scaled_shape`` for
+a binning factor, and for small shapes by ``normalize_micrograph`` itself)
 -> back to the original frame (as ``extract_particles`` does) -> picks CSV (``write_picks`` /
 ``read_picks``) -> RELION ``_autopick.star`` + ``autopick.star`` index, cryoSPARC particles STAR
 and EMAN ``.box`` (the exporters) -> read back with ``starfile`` / numpy -> equal to the original
@@ -29,18 +29,16 @@ from samcryo_core.export.picks_set import MicrographPicks
 from samcryo_core.export.relion import write_relion
 from samcryo_core.frame import FrameMapping
 from samcryo_core.particles.picks_io import read_picks, write_picks
-from samcryo_core.preprocess.fourier import binned_shape
+from samcryo_core.preprocess.fourier import scaled_shape
 from samcryo_core.preprocess.normalize import normalize_micrograph
 
 HALF_PIXEL = 0.5
 BOX = 64
 
 
-def mapping_for(H: int, W: int, model_size: int) -> FrameMapping:
+def mapping_for(H: int, W: int, factor: float) -> FrameMapping:
     """The FrameMapping ``normalize_micrograph`` produces for an ``H`` x ``W`` micrograph."""
-    h, w = binned_shape((H, W), model_size)
-    return FrameMapping("mic", "mic.mrc", (H, W), (h, w), model_size,
-                        pad_y=(model_size - h) // 2, pad_x=(model_size - w) // 2)
+    return FrameMapping("mic", "mic.mrc", (H, W), scaled_shape((H, W), factor))
 
 
 def _read_star_table(path: Path) -> pd.DataFrame:
@@ -57,24 +55,24 @@ picks_strategy = st.lists(
 
 
 @settings(max_examples=60, deadline=None)
-@given(H=st.integers(256, 6000), W=st.integers(256, 6000),
-       model_size=st.sampled_from([128, 256, 512, 1024]), picks=picks_strategy,
+@given(H=st.integers(256, 6000), W=st.integers(256, 6000), factor=st.floats(0.5, 12.0), picks=picks_strategy,
        name=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,15}", fullmatch=True),
        relion_version=st.sampled_from(["3.1", "4", "5"]))
-def test_picks_round_trip_through_frames_and_writers(H, W, model_size, picks, name, relion_version):
-    m = mapping_for(H, W, model_size)
+def test_picks_round_trip_through_frames_and_writers(H, W, factor, picks, name, relion_version):
+    m = mapping_for(H, W, factor)
     if H * W <= 600 * 600:  # the real preprocessing gives exactly this mapping
         data = np.random.default_rng(H * W).normal(size=(H, W)).astype(np.float32)
-        _, real = normalize_micrograph(data, model_size, name="mic", source="mic.mrc")
-        assert (real.binned_shape, real.pad_y, real.pad_x) == (m.binned_shape, m.pad_y, m.pad_x)
+        _, real = normalize_micrograph(data, name="mic", source="mic.mrc", pixel_size_A=1.0,
+                                       diameter_A=20.0 * factor, particle_px=20.0)
+        assert real.binned_shape == m.binned_shape
 
     # original picks anywhere in the micrograph (pixel centres span -0.5 .. W-0.5)
     x = np.array([p[0] * W - 0.5 for p in picks], dtype=np.float64)
     y = np.array([p[1] * H - 0.5 for p in picks], dtype=np.float64)
     fom = np.array([p[2] for p in picks], dtype=np.float64)
     xn, yn = m.to_normalized(x, y)
-    assert np.all((xn >= m.pad_x - 0.5 - 1e-9) & (xn <= m.pad_x + m.binned_shape[1] - 0.5 + 1e-9))
-    assert np.all((yn >= m.pad_y - 0.5 - 1e-9) & (yn <= m.pad_y + m.binned_shape[0] - 0.5 + 1e-9))
+    assert np.all((xn >= -0.5 - 1e-9) & (xn <= m.binned_shape[1] - 0.5 + 1e-9))
+    assert np.all((yn >= -0.5 - 1e-9) & (yn <= m.binned_shape[0] - 0.5 + 1e-9))
     xo, yo = m.to_original(xn, yn)  # what extraction writes
 
     with tempfile.TemporaryDirectory() as tmp:
