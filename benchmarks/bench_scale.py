@@ -52,6 +52,7 @@ import common  # noqa: E402
 REPO = common.REPO
 WORK = REPO / "benchmarks" / "results" / "tmp" / "scale"
 DIAMETERS_A = (130.0, 160.0, 190.0)
+DIAMETER_RANGE_A = [min(DIAMETERS_A), max(DIAMETERS_A)]  # particle.diameter_A of the config
 #: SNR per 4 A pixel (per-pixel SNR scales with the pixel area: same SNR per physical area).
 SNR_4A = 0.15
 #: (name, pixel size A, (H, W), test micrographs): about 150 million square Angstrom scored each.
@@ -90,7 +91,7 @@ def prepare_scale(root: Path) -> list[dict]:
         d = root / name
         _simulate(d / "train", 4, 101, shape, px, 0.10, 0.1)
         _simulate(d / "test", n_test, 202, shape, px, 0.10, 0.1)
-        sets.append({"name": f"scale/{name}", "dir": d, "pixel_size_A": px, "diameter_A": [min(DIAMETERS_A), max(DIAMETERS_A)],
+        sets.append({"name": f"scale/{name}", "dir": d, "pixel_size_A": px, "diameter_A": DIAMETER_RANGE_A,
                      "ext": "mrc", "png_pixel_size": None})
     return sets
 
@@ -102,7 +103,7 @@ def prepare_crowding(root: Path) -> list[dict]:
         _simulate(d / "train", 4, 303, (2048, 2048), 1.5, cov, 0.5)
         _simulate(d / "test", 4, 404, (2048, 2048), 1.5, cov, 0.5)
         sets.append({"name": f"crowding/coverage{int(cov * 100)}", "dir": d, "pixel_size_A": 1.5,
-                     "diameter_A": [min(DIAMETERS_A), max(DIAMETERS_A)], "ext": "mrc", "png_pixel_size": None})
+                     "diameter_A": DIAMETER_RANGE_A, "ext": "mrc", "png_pixel_size": None})
     return sets
 
 
@@ -208,8 +209,13 @@ def score_run(workdir: Path, ds: dict, prompt: str) -> dict:
     pdir = prompt_dir(workdir, prompt)
     manifests = sorted((pdir / "picks" / "chunks").glob("*.tsv"))
     threshold = 1.0 - math.exp(-2.0 / FOM_SCALE_SD) if prompt == "log" else 0.5
-    table, overall = evaluate_run(read_manifests(manifests), Path(ds["dir"]) / "test" / "truth",
-                                  truth_format="star", threshold=threshold)
+    here = os.getcwd()
+    os.chdir(workdir)  # the manifests name their files relative to the workflow's folder
+    try:
+        table, overall = evaluate_run(read_manifests(manifests), Path(ds["dir"]).resolve() / "test" / "truth",
+                                      truth_format="star", threshold=threshold)
+    finally:
+        os.chdir(here)
     m = overall["micro"]
     return {"precision": m["precision"], "recall": m["recall"], "f1": m["f1"], "ap": m["ap"],
             "best_f1": m["best_f1"], "n_truth": int(table["n_truth"].sum()),
@@ -227,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prompts", nargs="+", default=list(PROMPTS))
     ap.add_argument("--only", nargs="*", default=None, help="only data sets whose name contains one of these")
     ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--score-only", action="store_true",
+                    help="score the runs already on disk again (no workflow runs)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "scale.json")
     args = ap.parse_args(argv)
     repo = args.repo.resolve()
@@ -243,13 +251,19 @@ def main(argv: list[str] | None = None) -> int:
     runs = result.setdefault("runs", {}).setdefault(args.label, {})
     result.setdefault("machine", {})[args.label] = common.machine_info()
     result["machine"][args.label]["repo_commit"] = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     for ds in datasets:
         for prompt in args.prompts:
             workdir = WORK / "runs" / args.label / ds["name"]
             print(f"bench_scale: {args.label} {ds['name']} {prompt} ...", flush=True)
-            info = run_workflow(repo, base, workdir, overlay_config(ds, prompt), args.cores)
-            row = {"wall_s": info["wall_s"], "rc": info["rc"]}
+            if args.score_only:
+                row = {k: v for k, v in runs.get(ds["name"], {}).get(prompt, {}).items()
+                       if k in ("wall_s", "rc", "error")}
+                info = {"rc": row.get("rc", 0)}
+            else:
+                info = run_workflow(repo, base, workdir, overlay_config(ds, prompt), args.cores)
+                row = {"wall_s": info["wall_s"], "rc": info["rc"]}
             if info["rc"] == 0:
                 row.update(score_run(workdir, ds, prompt))
                 if prompt != "log":

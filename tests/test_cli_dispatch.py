@@ -11,7 +11,7 @@ def test_subcommand_help_shows_its_own_options(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["normalize", "--help"])
     assert exc.value.code == 0
-    assert "--model-size" in capsys.readouterr().out
+    assert "--particle-px" in capsys.readouterr().out
 
 
 def test_top_level_help_lists_every_command(capsys):

@@ -68,14 +68,27 @@ def test_example_is_deterministic_with_disc_targets():
     np.testing.assert_array_equal(a.image, b.image)
     np.testing.assert_array_equal(a.mask, b.mask)
     assert not np.array_equal(a.image, c.image) and not np.array_equal(a.image, v.image)
-    # normalize_micrograph's contrast: content mean 0, std 1
-    assert abs(float(a.image.mean())) < 0.05 and abs(float(a.image.std()) - 1.0) < 0.05
-    # the target marks the particles: every particle centre (mapped to the mask) is foreground
+    # a model tile of the standardized micrograph, cut at a multiple of 4 (the mask stride)
+    assert a.origin[0] % 4 == 0 and a.origin[1] % 4 == 0 and np.isfinite(a.image).all()
+    assert 0.3 < float(a.image.std()) < 1.5
+    # the whole validation micrograph is standardized: mean 0, std 1
+    assert abs(float(v.image.mean())) < 0.05 and abs(float(v.image.std()) - 1.0) < 0.05
+    # the target marks the particles: every particle centre inside the tile (mapped to the mask) is
+    # foreground
     assert a.x.size > 0 and a.mask.mean() > 0
     xn, yn = a.mapping.to_normalized(a.x, a.y)
-    rows = np.clip(np.round((yn + 0.5) * 32 / 128 - 0.5).astype(int), 0, 31)
-    cols = np.clip(np.round((xn + 0.5) * 32 / 128 - 0.5).astype(int), 0, 31)
-    assert a.mask[rows, cols].mean() > 0.9
+    xt, yt = xn - a.origin[1], yn - a.origin[0]
+    inside = (xt >= 0) & (xt < 128) & (yt >= 0) & (yt < 128)
+    rows = np.round((yt[inside] + 0.5) / 4 - 0.5).astype(int).clip(0, 31)
+    cols = np.round((xt[inside] + 0.5) / 4 - 0.5).astype(int).clip(0, 31)
+    assert inside.any() and a.mask[rows, cols].mean() > 0.9
+    # the particles span the working scale (within the jitter) in the normalized frame
+    d_norm = float(np.median(a.diameter_px)) / a.mapping.mean_scale
+    lo, hi = min(a.mapping.extra["diameter_A"]), max(a.mapping.extra["diameter_A"])
+    spread = 1.3 * np.sqrt(hi / lo)
+    assert cfg.particle_px / spread * 0.95 <= d_norm <= cfg.particle_px * spread * 1.05
+    # validation micrographs stay whole (segmented tile by tile like the pipeline does)
+    assert v.origin == (0, 0) and v.image.shape == v.mapping.binned_shape
 
 
 def test_batch_stream_is_the_same_with_and_without_prefetch():

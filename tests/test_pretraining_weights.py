@@ -56,18 +56,23 @@ def test_zero_shot_backbone_sees_particles_of_an_unseen_protein():
     """No prompt training: the pre-trained SAM alone scores the demo's (unseen) protein's discs
     clearly above the background; a randomly initialised backbone does not."""
     from samcryo_core.inference.loading import build_base_model
-    from samcryo_core.inference.segment import predict_probabilities
+    from samcryo_core.inference.segment import probability_map
+    from samcryo_core.model.scale import working_scale
     from samcryo_core.preprocess.normalize import normalize_micrograph
     from samcryo_core.simulate import SimulationParams, simulate_micrograph
     from samcryo_core.training.labels import Particles, particles_to_mask
 
-    mic = simulate_micrograph(SimulationParams(snr=0.1), 11)
-    image, mapping = normalize_micrograph(mic.image, 512, name="t", source="t")
-    disc = particles_to_mask(Particles(mic.x, mic.y, mic.diameter_px), mapping, 512) > 0
+    params = SimulationParams(snr=0.1)
+    mic = simulate_micrograph(params, 11)
     path, sha = cpu_small_backbone()
+    scale = working_scale("cpu_small", path)
+    image, mapping = normalize_micrograph(mic.image, name="t", source="t", pixel_size_A=params.pixel_size_A,
+                                          diameter_A=params.diameters_A[0], particle_px=scale.particle_px)
+    disc = np.kron(particles_to_mask(Particles(mic.x, mic.y, mic.diameter_px), mapping), np.ones((4, 4)))
+    disc = disc[: image.shape[0], : image.shape[1]] > 0
     gaps = {}
     for name, ckpt in (("pretrained", path), ("random", None)):
         model = build_base_model("cpu_small", "none", ckpt, sha256=sha if ckpt else None, seed=0)
-        prob = predict_probabilities(model, image[None], [512], "cpu")[0]
+        prob = probability_map(model, image, mapping)
         gaps[name] = float(np.mean(prob[disc]) - np.mean(prob[~disc]))
     assert gaps["pretrained"] > 0.25 and abs(gaps["random"]) < 0.05, gaps

@@ -1,8 +1,8 @@
 """Synthetic inputs for the QC/report tests: normalized MRCs, sidecars, picks, manifests.
 
 Built the way the real stages lay them out (docs/architecture.md), small enough to be fast:
-a 300 x 400 original micrograph binned by 3.125 into a 128-pixel model frame with 16 rows of
-padding above, dark Gaussian "particles" at known places, and picks CSVs that point at them.
+a 300 x 400 original micrograph binned by 3.125 into a 96 x 128 normalized frame, dark Gaussian
+"particles" at known places, and picks CSVs that point at them.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from samcryo_core.frame import FrameMapping
 from samcryo_core.io.mrc_write import write_mrc
 from samcryo_core.manifest import write_manifest
 
-MODEL_SIZE = 128
 ORIGINAL_SHAPE = (300, 400)  # H, W
 BINNED_SHAPE = (96, 128)
-PAD_Y = 16
 DIAMETER_PX = 40.0  # original pixels -> 12.8 normalized pixels
 
 
@@ -41,12 +39,10 @@ class SyntheticRun:
 
 
 def _image(rng: np.random.Generator, centres: list[tuple[float, float]]) -> np.ndarray:
-    img = rng.normal(0.0, 0.3, size=(MODEL_SIZE, MODEL_SIZE)).astype(np.float32)
-    yy, xx = np.mgrid[0:MODEL_SIZE, 0:MODEL_SIZE]
+    img = rng.normal(0.0, 0.3, size=BINNED_SHAPE).astype(np.float32)
+    yy, xx = np.mgrid[0 : BINNED_SHAPE[0], 0 : BINNED_SHAPE[1]]
     for x, y in centres:
         img -= 1.5 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 3.0**2)).astype(np.float32)
-    img[:PAD_Y] = 0.0
-    img[PAD_Y + BINNED_SHAPE[0]:] = 0.0
     return img
 
 
@@ -72,11 +68,10 @@ def make_run(root: Path, n_ok: int = 4, n_picks: tuple[int, ...] = (3, 0, 5, 2))
     for i, name in enumerate(names):
         chunk = i % 2
         k = n_picks[i % len(n_picks)]
-        centres = [(20.0 + 25.0 * j, PAD_Y + 20.0 + 14.0 * (j % 3)) for j in range(k)]
+        centres = [(20.0 + 25.0 * j, 20.0 + 14.0 * (j % 3)) for j in range(k)]
         foms = [round(0.35 + 0.6 * j / max(k - 1, 1), 3) for j in range(k)]
         mapping = FrameMapping(micrograph=name, source=f"raw/{name}.mrc", original_shape=ORIGINAL_SHAPE,
-                               binned_shape=BINNED_SHAPE, model_size=MODEL_SIZE, pad_y=PAD_Y, pad_x=0,
-                               pixel_size_A=1.0)
+                               binned_shape=BINNED_SHAPE, pixel_size_A=1.0)
         run.mappings[name] = mapping
         mrc = norm_dir / f"{name}.mrc"
         side = norm_dir / f"{name}.json"
@@ -137,10 +132,10 @@ def test_make_run_writes_consistent_inputs(tmp_path: Path) -> None:
     run = make_run(tmp_path)
     assert len(run.picks_manifests) == 2
     m = FrameMapping.read(tmp_path / "normalized" / "mic_00.json")
-    assert m.scale_x == 400 / 128 and m.pad_y == PAD_Y
+    assert m.scale_x == 400 / 128 and m.binned_shape == BINNED_SHAPE
     x, y, _ = run.picks["mic_00"][0]
     import mrcfile
 
     with mrcfile.open(tmp_path / "normalized" / "mic_00.mrc") as mrc:
         img = mrc.data
-    assert img[int(y), int(x)] < img[PAD_Y:PAD_Y + BINNED_SHAPE[0]].mean() - 0.5
+    assert img[int(y), int(x)] < img.mean() - 0.5

@@ -110,8 +110,10 @@ def test_layout_keys_prompt_dir_by_variant_and_prompt(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _touch_demo_inputs(tmp_path)
     head = check_config(_config())
-    assert (head.prompt_dir, head.norm_dir, head.gpus) == (
-        "results/cpu_small/head", "results/normalized/s512", 1)
+    assert (head.prompt_dir, head.norm_dir, head.gpus, head.particle_px, head.fom_threshold) == (
+        "results/cpu_small/head", "results/normalized/p20", 1, 20.0, 0.5)
+    # the working scale can be set; normalization is keyed by it
+    assert check_config(_config(model__particle_px=25)).norm_dir == "results/normalized/p25"
     assert head.trains_here and head.has_truth
     log = check_config(_config(prompt="log", device="cpu"))
     assert (log.prompt_dir, log.uses_sam, log.trains_here, log.gpus) == (

@@ -62,8 +62,13 @@ class PretrainConfig:
             limit makes the result depend on the machine's speed: use ``steps`` for releases.
 
     Simulated data (one draw per micrograph, see :func:`draw_simulation_params`)
-        micrograph_size: simulated micrograph side in pixels (Fourier-cropped to the model input
-            by ``normalize_micrograph``, exactly as the demo's micrographs are).
+        micrograph_size: simulated micrograph side in pixels (binned to the working scale by
+            ``normalize_micrograph``, exactly as users' micrographs are, then one model tile cut).
+        particle_px: the working scale the backbone is trained at (diameter in model-input px;
+            recorded in the exported metadata as its ``working_scale``).
+        scale_jitter: training micrographs are binned to ``particle_px`` times a factor drawn
+            log-uniformly in ``[1 / (1 + j), 1 + j]``, so the backbone tolerates size errors and
+            mixed samples (validation uses ``particle_px`` exactly).
         pixel_size_A: (low, high) pixel size, Angstrom.
         diameters_A: the pre-training proteins' diameters (none inside the demo's band).
         type_seeds: number of different 3-D shapes per diameter (seeds base, base + 1, ...).
@@ -102,6 +107,8 @@ class PretrainConfig:
     threads: int = 2
     max_minutes: float | None = None
     micrograph_size: int = 1024
+    particle_px: float = 20.0
+    scale_jitter: float = 0.3
     pixel_size_A: tuple[float, float] = (3.5, 4.6)
     diameters_A: tuple[float, ...] = PRETRAIN_DIAMETERS_A
     type_seeds: int = 3
@@ -134,6 +141,9 @@ class PretrainConfig:
                 raise ConfigError(f"pretrain.{key}", "must be >= 1", "give a positive integer")
         if not self.lr > 0:
             raise ConfigError("pretrain.lr", f"must be > 0, got {self.lr}", "use e.g. 6e-4")
+        if not (self.particle_px >= 4 and self.scale_jitter >= 0):
+            raise ConfigError("pretrain.particle_px", f"working scale {self.particle_px} px with jitter "
+                              f"{self.scale_jitter}", "use particle_px >= 4 and scale_jitter >= 0")
         if self.val_micrographs < 0 or self.val_every < 1:
             raise ConfigError(
                 "pretrain.val_every", "val_micrographs >= 0 and val_every >= 1 needed", "use e.g. 8 and 20"
@@ -231,3 +241,18 @@ def draw_simulation_params(
         ice_blobs=(0, 2),
         aggregates=(0, 3),
     )
+
+
+def working_scale_record(config: PretrainConfig) -> dict:
+    """The working scale a backbone pre-trained with ``config`` declares (its metadata JSON).
+
+    ``particle_px`` is the size micrographs were binned to; the tolerated range is every size the
+    backbone saw: the scale jitter times the spread of a micrograph's mixed particle types around
+    their geometric mean (the binning rule of :mod:`samcryo_core.preprocess.scale`).
+    """
+    mixed = config.types_per_micrograph[1] > 1
+    spread = math.sqrt(max(config.diameters_A) / min(config.diameters_A)) if mixed else 1.0
+    j = 1.0 + config.scale_jitter
+    lo, hi = config.particle_px / j / spread, config.particle_px * j * spread
+    return {"particle_px": config.particle_px, "range_px": [round(lo, 2), round(hi, 2)],
+            "source": "pre-training recipe (particle_px, scale_jitter, diameters_A)"}

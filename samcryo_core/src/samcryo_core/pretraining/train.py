@@ -40,6 +40,7 @@ from samcryo_core.pretraining.recipe import (
     DEMO_EXCLUDED_BAND_A,
     DEMO_TYPE_SEED,
     PretrainConfig,
+    working_scale_record,
 )
 
 TRAINED_MODULES = ("image_encoder", "mask_decoder")
@@ -87,9 +88,10 @@ def lr_factor(step: int, config: PretrainConfig) -> float:
 
 
 def validate(model: Any, examples: list[PretrainExample], threshold: float = 0.5) -> dict:
-    """Pixel Dice and particle P/R/F1 of ``model`` on ``examples`` (the samcryo evaluation path)."""
+    """Pixel Dice and particle P/R/F1 of ``model`` on whole validation micrographs, segmented tile
+    by tile and picked exactly as the pipeline does (candidates at FOM >= ``threshold``)."""
     from samcryo_core.evaluation.matching import match_picks
-    from samcryo_core.inference.segment import predict_probabilities
+    from samcryo_core.inference.segment import probability_map
     from samcryo_core.particles.extraction import extract_particles
     from samcryo_core.training.metrics import pixel_dice
 
@@ -104,16 +106,18 @@ def validate(model: Any, examples: list[PretrainExample], threshold: float = 0.5
     dices: list[float] = []
     seps: list[float] = []
     for ex in examples:
-        prob = predict_probabilities(model, ex.image[None], [model.img_size], "cpu")[0]
-        low = F.avg_pool2d(torch.from_numpy(prob)[None, None], model.img_size // model.mask_size)[
-            0, 0
-        ].numpy()
+        prob = probability_map(model, ex.image, ex.mapping)
+        mh, mw = ex.mask.shape
+        padded = np.zeros((mh * 4, mw * 4), np.float32)
+        padded[: prob.shape[0], : prob.shape[1]] = prob
+        low = F.avg_pool2d(torch.from_numpy(padded)[None, None], 4)[0, 0].numpy()
         dices.append(pixel_dice(low >= threshold, ex.mask > 0.5))
         fg = ex.mask > 0.5
         if fg.any() and (~fg).any():  # threshold-free: is the model ranking particles first?
             seps.append(float(low[fg].mean() - low[~fg].mean()))
-        d = float(np.median(ex.diameter_px)) if ex.diameter_px.size else 1.0
-        picks = extract_particles(prob, ex.mapping, diameter_px=d, threshold=threshold)
+        d = (float(ex.diameter_px.min()), float(ex.diameter_px.max())) if ex.diameter_px.size else 1.0
+        picks = extract_particles(prob, ex.mapping, diameter_px=d)
+        picks = picks[picks["fom"] >= threshold]
         truth = np.stack([ex.x, ex.y], axis=1) if ex.x.size else np.zeros((0, 2))
         m = match_picks(picks[["x", "y"]].to_numpy(), truth, 0.5 * ex.diameter_px)
         tp, fp, fn = tp + m.tp, fp + m.fp, fn + m.fn
@@ -292,6 +296,7 @@ def _metadata(
             "excluded_diameter_band_A": list(DEMO_EXCLUDED_BAND_A),
         },
         "recipe": config.to_dict(),
+        "working_scale": working_scale_record(config),
         "stored_dtype": dtype,
         "selected_step": best_step,
         "selected_validation": best_val,

@@ -67,7 +67,7 @@ def _aligned(v: float) -> int:
     return int(v) // MASK_STRIDE * MASK_STRIDE
 
 
-def _random_origin(rng: np.random.Generator, length: int, tile: int) -> int:
+def random_origin(rng: np.random.Generator, length: int, tile: int) -> int:
     """A tile origin on a multiple of 4 from 0 to the first one reaching the far edge."""
     positions = -(-max(0, length - tile) // MASK_STRIDE) + 1
     return MASK_STRIDE * int(rng.integers(positions))
@@ -104,7 +104,7 @@ class TileDataset:
         for _ in range(max(1, batch_size)):
             ex = self.examples[int(rng.choice(len(self.examples), p=areas / areas.sum()))]
             h, w = ex.image.shape
-            origin = (_random_origin(rng, h, self.tile), _random_origin(rng, w, self.tile))
+            origin = (random_origin(rng, h, self.tile), random_origin(rng, w, self.tile))
             img, msk = cut_tile(ex, origin, self.tile)
             if self.augment:
                 k = int(rng.integers(8))
