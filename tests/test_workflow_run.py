@@ -38,7 +38,7 @@ def test_bad_micrograph_is_rejected_with_a_reason_and_the_rest_goes_through(run_
     counts = json.loads((run_dir / "results/ingest/summary.json").read_text())
     assert counts == {"inputs": 4, "accepted": 3, "rejected": 1}
     # one manifest per chunk and stage; rows are never dropped
-    for stage in ("results/ingest/chunks", "results/normalized/s128/chunks",
+    for stage in ("results/ingest/chunks", "results/normalized/p20/chunks",
                   "results/tiny/head/probability/chunks", "results/tiny/head/picks/chunks"):
         rows = pd.concat(pd.read_csv(p, sep="\t") for p in sorted((run_dir / stage).glob("chunk*.tsv")))
         assert sorted(rows["micrograph"]) == ["broken", *GOOD], stage
@@ -85,9 +85,20 @@ def test_switching_prompt_reruns_only_what_depends_on_it(run_dir):
     assert (run_dir / "results/tiny/head/relion/autopick.star").is_file()
 
 
-def test_changing_a_picking_option_keeps_the_model_outputs(run_dir):
+def test_rethresholding_reruns_only_export_evaluation_and_report(run_dir):
+    """The picks CSVs keep every candidate: a new threshold never reruns segment or extract."""
     overlay = run_dir / "threshold.yaml"
-    overlay.write_text("extract:\n  threshold: 0.6\n")
+    overlay.write_text("export:\n  threshold: 0.3\n")
+    proc = snakemake(run_dir, "-n", "--configfile", str(TEST_CONFIG), str(overlay), config=None,
+                     timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = job_counts(proc.stdout)
+    assert set(counts) == {"export", "evaluate", "report", "all"}, counts
+
+
+def test_changing_a_picking_option_keeps_the_model_outputs(run_dir):
+    overlay = run_dir / "circularity.yaml"
+    overlay.write_text("extract:\n  min_circularity: 0.6\n")
     proc = snakemake(run_dir, "-n", "--configfile", str(TEST_CONFIG), str(overlay), config=None,
                      timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -101,11 +112,21 @@ def test_retrained_prompt_makes_segment_redo_its_maps(run_dir):
     prompt = out / "prompt.pt"
     maps = sorted((out / "probability").glob("pick_*.mrc"))
     assert len(maps) == 3
-    os.utime(prompt)  # as if train had just written a new prompt
+    before = {m.name: m.stat().st_mtime_ns for m in maps}
+    # A touched prompt with the same content: the segment jobs run, and keep every map (stamps).
+    os.utime(prompt)
     proc = snakemake(run_dir, "--cores", "2", timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts["segment"] == 2 and "train" not in counts and "normalize" not in counts
-    t_prompt = prompt.stat().st_mtime
-    assert all(m.stat().st_mtime >= t_prompt for m in maps), "stale probability maps were reused"
-    assert "stale output" in (run_dir / "logs/tiny/head/segment/chunk0001.log").read_text()
+    assert {m.name: m.stat().st_mtime_ns for m in maps} == before
+    assert "0 segmented" in (run_dir / "logs/tiny/head/segment/chunk0001.log").read_text()
+    # A retrained prompt (another seed): every map is made again with it.
+    overlay = run_dir / "seed.yaml"
+    overlay.write_text("train:\n  seed: 5\n")
+    proc = snakemake(run_dir, "--cores", "2", "--configfile", str(TEST_CONFIG), str(overlay), config=None,
+                     timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["train"] == 1 and counts["segment"] == 2 and "normalize" not in counts
+    assert all(m.stat().st_mtime_ns != before[m.name] for m in maps), "stale probability maps were reused"

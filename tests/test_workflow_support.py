@@ -111,31 +111,3 @@ def test_job_counts_parses_the_job_stats_table():
 
 
 # ---- unit tests of the stale-output invalidation used by the segment rule ---------------------
-
-def test_invalidate_deletes_outputs_older_than_inputs_or_after_a_settings_change(tmp_path):
-    from samcryo_core.workflow.invalidate import invalidate
-
-    out, norm = tmp_path / "prob", tmp_path / "norm"
-    out.mkdir()
-    norm.mkdir()
-    stamp = out / ".chunk0000.settings"
-    for n in ("a", "b", "c"):
-        (norm / f"{n}.mrc").write_text("n")
-        (out / f"{n}.mrc").write_text("p")
-    prompt = tmp_path / "prompt.pt"
-    prompt.write_text("x")
-    t = prompt.stat().st_mtime
-    os.utime(out / "a.mrc", (t - 100, t - 100))             # made with an older prompt
-    os.utime(norm / "b.mrc", (t + 100, t + 100))            # image renormalized after the map
-    os.utime(out / "c.mrc", (t + 50, t + 50))
-    os.utime(norm / "c.mrc", (t - 50, t - 50))
-    first = invalidate(out, ["a", "b", "c", "missing"], suffix=".mrc", stamp=stamp, settings="v1",
-                       inputs_dir=norm, newer_than=[prompt])
-    assert sorted(p.name for p in first) == ["a.mrc", "b.mrc"]
-    assert (out / "c.mrc").exists() and stamp.read_text() == "v1"
-    # same settings: nothing more to delete (a resumed job keeps its finished maps)
-    assert invalidate(out, ["c"], suffix=".mrc", stamp=stamp, settings="v1", inputs_dir=norm,
-                      newer_than=[prompt]) == []
-    # other model settings: everything of the chunk goes
-    assert [p.name for p in invalidate(out, ["c"], suffix=".mrc", stamp=stamp, settings="v2")] == ["c.mrc"]
-    assert stamp.read_text() == "v2"
