@@ -130,3 +130,25 @@ def test_environment_failure_fails_the_job_instead_of_rejecting(tmp_path, monkey
         main(["normalize", "--manifest", str(chunk), "--out-dir", str(tmp_path / "n"),
               "--out", str(tmp_path / "o.tsv"), *SCALE])
     assert not (tmp_path / "o.tsv").exists()  # no manifest claims the micrograph is bad
+
+
+def test_one_run_with_mixed_pixel_sizes_bins_each_micrograph_to_the_same_particle_size(tmp_path):
+    """A dataset of 0.8, 1.1 and 4 A/px micrographs (K3, Falcon, binned exports): each is binned by
+    its own factor, so the 24 A particle spans the same 12 normalized pixels in all of them, and
+    each sidecar maps back to its own original frame."""
+    specs = {"k3": ((410, 576), 0.8), "falcon": ((400, 400), 1.1), "binned": ((100, 100), 4.0)}
+    paths = [str(write_test_mrc(tmp_path / f"{n}.mrc", noise_image(shape, i), voxel_size=px))
+             for i, (n, (shape, px)) in enumerate(specs.items())]
+    chunk = _ingest(tmp_path, paths)
+    out_dir = tmp_path / "n"
+    assert main(["normalize", "--manifest", str(chunk), "--out-dir", str(out_dir),
+                 "--out", str(tmp_path / "o.tsv"), *SCALE]) == 0
+    for name, (shape, px) in specs.items():
+        m = FrameMapping.read(out_dir / f"{name}.json")
+        assert m.pixel_size_A == pytest.approx(px) and m.original_shape == shape
+        assert m.extra["bin_factor"] == pytest.approx(24.0 / px / 12.0)
+        assert 24.0 / m.normalized_pixel_size_A[0] == pytest.approx(12.0, rel=0.02)
+        # the last original pixel's centre maps to the centre of the last block of its own frame
+        xn, yn = m.to_normalized(shape[1] - 1, shape[0] - 1)
+        h, w = m.binned_shape
+        assert xn == pytest.approx(w - 0.5 - 0.5 / m.scale_x) and yn == pytest.approx(h - 0.5 - 0.5 / m.scale_y)
