@@ -151,4 +151,5 @@ def test_one_run_with_mixed_pixel_sizes_bins_each_micrograph_to_the_same_particl
         # the last original pixel's centre maps to the centre of the last block of its own frame
         xn, yn = m.to_normalized(shape[1] - 1, shape[0] - 1)
         h, w = m.binned_shape
-        assert xn == pytest.approx(w - 0.5 - 0.5 / m.scale_x) and yn == pytest.approx(h - 0.5 - 0.5 / m.scale_y)
+        assert xn == pytest.approx(w - 0.5 - 0.5 / m.scale_x)
+        assert yn == pytest.approx(h - 0.5 - 0.5 / m.scale_y)
