@@ -35,6 +35,10 @@ SIDE = 256
 PIXEL_SIZE_A = 4.0
 
 
+#: A few training steps on the simulated data of these tests (160 A particles at 4 A/px).
+FEW_STEPS = ("--steps", "2", "--val-every", "1", "--diameter-A", "160")
+
+
 def env(**extra: str) -> dict:
     """Environment of a run: the venv's ``samcryo``/``snakemake`` first on PATH, one BLAS thread."""
     e = dict(os.environ)

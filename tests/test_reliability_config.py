@@ -25,7 +25,7 @@ CASES = [
     ("missing prompt file", {"prompt": "head", "prompt_file": "prompts/head.pt"}, "prompt_file",
      "prompt file 'prompts/head.pt' does not exist"),
     ("wrong type", {"segment": {"batch_size": "two"}}, "segment.batch_size", "is not of type"),
-    ("threshold out of range", {"extract": {"threshold": 1.5}}, "extract.threshold",
+    ("threshold out of range", {"export": {"threshold": 1.5}}, "export.threshold",
      "greater than the maximum of 1"),
 ]
 

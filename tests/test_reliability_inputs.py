@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import starfile
 from reliability_helpers import (
+    FEW_STEPS,
     broken_outputs,
     inject_bad_micrographs,
     manifest_rows,
@@ -71,7 +72,7 @@ def test_accepted_plus_rejected_equals_inputs_at_every_stage(bad_run):
     counts = json.loads((root / "results/ingest/summary.json").read_text())
     assert counts == {"inputs": len(inputs), "accepted": N_GOOD, "rejected": len(expect)}
     d = root / prompt_dir()
-    for stage in (root / "results/ingest/chunks", root / "results/normalized/s128/chunks",
+    for stage in (root / "results/ingest/chunks", root / "results/normalized/p20/chunks",
                   d / "probability/chunks", d / "picks/chunks"):
         rows = manifest_rows(stage.glob("chunk*.tsv"))
         assert sorted(r["micrograph"] for r in rows) == inputs, stage
@@ -88,8 +89,8 @@ def test_good_micrographs_have_every_output_and_bad_ones_none(bad_run):
     root, good, expect = bad_run
     d = root / prompt_dir()
     for name in good:
-        assert (root / f"results/normalized/s128/{name}.mrc").is_file()
-        assert (root / f"results/normalized/s128/{name}.json").is_file()
+        assert (root / f"results/normalized/p20/{name}.mrc").is_file()
+        assert (root / f"results/normalized/p20/{name}.json").is_file()
         assert (d / f"probability/{name}.mrc").is_file()
         assert (d / f"picks/{name}.csv").is_file()
         assert (d / f"box/{name}.box").is_file()
@@ -171,7 +172,7 @@ def labelled(tmp_path_factory):
 
 def _train(root: Path, labels: Path, out: Path):
     images = sorted((root / "micrographs").glob("*.mrc"))
-    return samcryo("train", "--prompt", "head", "--variant", "tiny", "--epochs", "1",
+    return samcryo("train", "--prompt", "head", "--variant", "tiny", *FEW_STEPS,
                    "--threads", "1", "--images", *images, "--labels-dir", labels,
                    "--out", out / "prompt.pt", "--log", out / "train_log.csv")
 

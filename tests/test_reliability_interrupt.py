@@ -201,13 +201,14 @@ def test_kill_during_export_then_rerun_equals_uninterrupted(reference, tmp_path,
     assert temp_files(root / "results") == leftovers
 
 
-def test_killed_training_resumes_from_its_last_epoch(tmp_path):
+def test_killed_training_resumes_from_its_last_validation(tmp_path):
     data = tmp_path / "labelled"
     simulate(data, 2, seed=41, prefix="lab")
     images = sorted((data / "micrographs").glob("*.mrc"))
 
     def train(out: Path):
-        return ["train", "--prompt", "head", "--variant", "tiny", "--epochs", "3", "--threads", "1",
+        return ["train", "--prompt", "head", "--variant", "tiny", "--steps", "6", "--val-every", "2",
+                "--diameter-A", "160", "--threads", "1",
                 "--images", *images, "--labels-dir", data / "truth", "--out", out / "prompt.pt",
                 "--log", out / "train_log.csv"]
 
@@ -225,17 +226,17 @@ def test_killed_training_resumes_from_its_last_epoch(tmp_path):
     with open(tmp_path / "killed.log", "w") as log:
         proc = subprocess.Popen([SAMCRYO, *map(str, train(out))], stdout=log, stderr=subprocess.STDOUT,
                                 env=env(), start_new_session=True)
-        wait_for(last.is_file, timeout=600, what="the resume state after epoch 1", proc=proc)
+        wait_for(last.is_file, timeout=600, what="the resume state after step 2", proc=proc)
         kill_group(proc)
-    assert torch.load(last, weights_only=True)["epoch"] == 1
+    assert torch.load(last, weights_only=True)["step"] == 2
     assert broken_outputs(out) == []
-    assert len((out / "train_log.csv").read_text().splitlines()) == 2  # header + epoch 1
+    assert len((out / "train_log.csv").read_text().splitlines()) == 2  # header + step 2
 
     resumed = samcryo(*train(out), timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resuming prompt.pt after epoch 1/3" in resumed.stdout
-    assert "epoch 1/3" not in resumed.stdout.replace("after epoch 1/3", "")  # epoch 1 not redone
-    assert "epoch 2/3" in resumed.stdout and "epoch 3/3" in resumed.stdout
+    assert "resuming prompt.pt after step 2/6" in resumed.stdout
+    assert "train: step 2/6" not in resumed.stdout  # steps 1-2 not redone
+    assert "train: step 4/6" in resumed.stdout and "train: step 6/6" in resumed.stdout
     assert (out / "train_log.csv").read_text().splitlines()[1:] != []
     assert len((out / "train_log.csv").read_text().splitlines()) == 4
 
@@ -244,31 +245,32 @@ def test_killed_training_resumes_from_its_last_epoch(tmp_path):
     assert a["state_dict"].keys() == b["state_dict"].keys()
     for k in a["state_dict"]:
         assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
-    assert b["meta"]["training"]["resumed_from_epoch"] == 1
+    assert b["meta"]["training"]["resumed_from_step"] == 2
 
 
 def test_killed_train_job_of_the_workflow_resumes_after_rerun_incomplete(tmp_path):
     """Through Snakemake: --rerun-incomplete deletes the killed job's declared outputs (prompt.pt,
-    train_log.csv) but not the undeclared resume state, so the rerun continues from epoch 1."""
+    train_log.csv) but not the undeclared resume state, so the rerun continues from step 2."""
     root = tmp_path / "run"
     simulate(root / "train", 2, seed=43, prefix="lab")
     (root / "data" / "micrographs").mkdir(parents=True)
     shutil.copy(root / "train" / "micrographs" / "lab_0000.mrc", root / "data" / "micrographs")
     write_config(root, prompt="head", train={"micrographs": "train/micrographs/*.mrc",
-                                             "truth_dir": "train/truth", "epochs": 3, "seed": 0})
+                                             "truth_dir": "train/truth", "steps": 6, "val_every": 2,
+                                             "seed": 0})
     d = root / prompt_dir("head")
     proc = start_snakemake(root, "--cores", "2", f"{prompt_dir('head')}/prompt.pt",
                            log=tmp_path / "killed.log")
-    wait_for((d / "prompt.last.pt").is_file, timeout=600, what="the resume state after epoch 1",
+    wait_for((d / "prompt.last.pt").is_file, timeout=600, what="the resume state after step 2",
              proc=proc)
     kill_group(proc)
     _after_kill_checks(root)
-    assert torch.load(d / "prompt.last.pt", weights_only=True)["epoch"] == 1
+    assert torch.load(d / "prompt.last.pt", weights_only=True)["step"] == 2
 
     assert snakemake(root, "--unlock", timeout=300).returncode == 0
     rerun = snakemake(root, "--cores", "2", "--rerun-incomplete", f"{prompt_dir('head')}/prompt.pt")
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     log = (root / "logs/tiny/head/train.log").read_text()
-    assert "resuming prompt.pt after epoch 1/3" in log, log
-    assert "epoch 3/3" in log
-    assert len((d / "train_log.csv").read_text().splitlines()) == 4  # header + 3 epochs
+    assert "resuming prompt.pt after step 2/6" in log, log
+    assert "step 6/6" in log
+    assert len((d / "train_log.csv").read_text().splitlines()) == 4  # header + 3 validations

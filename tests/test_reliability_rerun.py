@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from reliability_helpers import samcryo, simulate, snakemake, targets, write_config
+from reliability_helpers import FEW_STEPS, samcryo, simulate, snakemake, targets, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ def test_changed_picking_option_recomputes_every_micrograph(log_run, tmp_path):
 
     # a fresh computation with the new option, from the same normalized images
     fresh = tmp_path / "fresh"
-    for chunk in sorted((log_run / "results/normalized/s128/chunks").glob("*.tsv")):
+    for chunk in sorted((log_run / "results/normalized/p20/chunks").glob("*.tsv")):
         proc = samcryo("pick-log", "--manifest", chunk, "--out-dir", fresh, "--out",
                        fresh / "chunks" / chunk.name, "--diameter-A", "160", "--threshold-sd", "4.0",
                        "--diameter-range-fraction", "0.8", "1.2", "--n-scales", "5",
@@ -63,8 +63,8 @@ def test_changed_picking_option_recomputes_every_micrograph(log_run, tmp_path):
 def test_new_prompt_file_recomputes_probability_maps(tmp_path):
     """Switching ``prompt_file`` to another trained prompt makes Snakemake rerun segment; the maps
     already on disk come from the old prompt and must be recomputed with the new one (the segment
-    rule drops maps older than the prompt or made with other settings:
-    ``samcryo_core.workflow.invalidate``)."""
+    stage compares each map's stamp, which holds the prompt file's content hash:
+    ``samcryo_core.stamps``)."""
     import mrcfile
     import numpy as np
 
@@ -75,7 +75,7 @@ def test_new_prompt_file_recomputes_probability_maps(tmp_path):
     for p in mics:
         shutil.copy(p, root / "data" / "micrographs" / p.name)
     for name, lr in (("a", "5e-5"), ("b", "1e-2")):  # two prompts on the same (seed 0) base
-        proc = samcryo("train", "--prompt", "head", "--variant", "tiny", "--epochs", "1", "--lr", lr,
+        proc = samcryo("train", "--prompt", "head", "--variant", "tiny", *FEW_STEPS, "--lr", lr,
                        "--threads", "1", "--images", *lab, "--labels-dir", root / "train/truth",
                        "--out", root / f"prompt_{name}.pt")
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -98,7 +98,7 @@ def test_new_prompt_file_recomputes_probability_maps(tmp_path):
     assert "rule segment" in proc.stdout + proc.stderr  # Snakemake did rerun segment
 
     fresh = tmp_path / "fresh"
-    proc = samcryo("segment", "--manifest", "results/normalized/s128/chunks/chunk0000.tsv",
+    proc = samcryo("segment", "--manifest", "results/normalized/p20/chunks/chunk0000.tsv",
                    "--out-dir", fresh, "--out", fresh / "m.tsv", "--variant", "tiny", "--seed", "0",
                    "--prompt-file", "prompt_b.pt", "--batch-size", "1", cwd=root)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import starfile
 import torch
-from reliability_helpers import prompt_dir, samcryo, simulate, snakemake, write_config
+from reliability_helpers import FEW_STEPS, prompt_dir, samcryo, simulate, snakemake, write_config
 
 from samcryo_core.ingest.naming import micrograph_name
 from samcryo_core.model.loading import sha256_file
@@ -47,7 +47,7 @@ def chunk(tmp_path_factory):
     mics = simulate(root / "sim", 2, seed=51, prefix="mic")
     assert samcryo("ingest", "--out", root / "ingest.tsv", *mics).returncode == 0
     proc = samcryo("normalize", "--manifest", root / "ingest.tsv", "--out-dir", root / "norm",
-                   "--out", root / "norm.tsv", "--model-size", "128")
+                   "--out", root / "norm.tsv", "--particle-px", "20", "--diameter-A", "160")
     assert proc.returncode == 0, proc.stderr
     return root
 
@@ -75,7 +75,7 @@ def test_sam_checkpoint_whose_pickle_runs_code_is_refused_by_segment_and_train(c
     assert not marker.exists()
     images = sorted((chunk / "sim/micrographs").glob("*.mrc"))
     proc = samcryo("train", "--prompt", "head", "--variant", "tiny", "--checkpoint", evil,
-                   "--epochs", "1", "--images", *images, "--labels-dir", chunk / "sim/truth",
+                   *FEW_STEPS, "--images", *images, "--labels-dir", chunk / "sim/truth",
                    "--out", tmp_path / "p.pt")
     _refused(proc, evil, "refused to load")
     assert not marker.exists()
@@ -99,7 +99,7 @@ def test_training_resume_state_whose_pickle_runs_code_is_refused(chunk, tmp_path
     marker = tmp_path / "pwned"
     torch.save({"format": "samcryo-train-state", "epoch": _Payload(marker)}, tmp_path / "p.last.pt")
     images = sorted((chunk / "sim/micrographs").glob("*.mrc"))
-    proc = samcryo("train", "--prompt", "head", "--variant", "tiny", "--epochs", "1",
+    proc = samcryo("train", "--prompt", "head", "--variant", "tiny", *FEW_STEPS,
                    "--images", *images, "--labels-dir", chunk / "sim/truth", "--out", tmp_path / "p.pt")
     _refused(proc, tmp_path / "p.last.pt", "cannot read the training resume state")
     assert "--no-resume" in proc.stderr
@@ -208,7 +208,7 @@ def test_star_names_with_dots_and_shell_syntax_write_only_below_results(sandbox)
     sanitized = {"inside", micrograph_name(shell_name), "hidden"}
     assert micrograph_name(shell_name) == "x_touch__IFS_PWNED___touch__IFS_PWNED2_"
     assert {p.stem for p in (project / d / "picks").glob("*.csv")} == sanitized
-    assert {p.stem for p in (project / "results/normalized/s128").glob("*.mrc")} == sanitized
+    assert {p.stem for p in (project / "results/normalized/p20").glob("*.mrc")} == sanitized
     assert _outside_results(tmp_path, before) == set()
     assert not list(tmp_path.rglob("PWNED*"))
     index = starfile.read(project / d / "relion/autopick.star")

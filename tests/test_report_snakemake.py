@@ -26,12 +26,12 @@ import shlex
 
 config.update({
     "prompt": "head", "model": {"variant": "tiny"}, "particle": {"diameter_A": 40},
-    "extract": {"threshold": 0.5}, "pick_log": {"threshold_sd": 2.0},
+    "export": {"threshold": 0.5}, "pick_log": {"threshold_sd": 2.0},
     "evaluate": {"truth_dir": "truth"}, "report": {"sample": 3},
 })
 CHUNK_IDS = ["c000", "c001"]
 PROMPT_DIR = "results/tiny/head"
-NORM_DIR = "results/normalized/s128"
+NORM_DIR = "results/normalized/p20"
 HAS_TRUTH = True
 LOG_PROMPT_DIR = "logs/tiny/head"
 
@@ -79,7 +79,7 @@ def _stage_workflow(root: Path) -> None:
     }
     for i, chunk in enumerate(("c000", "c001")):
         dests[f"results/tiny/head/picks/chunks/{chunk}.tsv"] = run.picks_manifests[i]
-        dests[f"results/normalized/s128/chunks/{chunk}.tsv"] = run.normalized_manifests[i]
+        dests[f"results/normalized/p20/chunks/{chunk}.tsv"] = run.normalized_manifests[i]
     for dest, src in dests.items():
         (root / dest).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(src, root / dest)

@@ -8,6 +8,8 @@ from samcryo_core.cli import main
 from samcryo_core.simulate import SimulationParams, simulate_dataset
 from samcryo_core.training.prompt_file import read_prompt_file
 
+FEW_STEPS = ("--steps", "2", "--val-every", "1", "--diameter-A", "160")  # 160 A at 4 A/px
+
 
 @pytest.mark.slow
 def test_prompt_config_is_used_and_recorded(tmp_path):
@@ -17,7 +19,7 @@ def test_prompt_config_is_used_and_recorded(tmp_path):
     out = tmp_path / "prompt.pt"
     rc = main([
         "train", "--prompt", "head", "--variant", "tiny", "--images", *images,
-        "--labels-dir", str(tmp_path / "data" / "truth"), "--epochs", "1", "--threads", "1",
+        "--labels-dir", str(tmp_path / "data" / "truth"), *FEW_STEPS, "--threads", "1",
         "--prompt-config", '{"down_channels": [4, 4], "up_channels": 8, "out_channels": [4]}',
         "--out", str(out),
     ])
