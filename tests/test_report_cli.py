@@ -128,3 +128,43 @@ def test_bad_inputs_give_one_clear_error(tmp_path: Path, capsys: pytest.CaptureF
     assert rc == 1 and "missing.tsv" in capsys.readouterr().err
     rc = _report(run, tmp_path / "qc", "--threshold", "3")
     assert rc == 1 and "--threshold" in capsys.readouterr().err
+
+
+def _tile_pixels(png: Path) -> int:
+    """Pixels drawn in the tile grid's colour (yellow #ffdc00) on an overlay."""
+    import numpy as np
+
+    with Image.open(png) as im:
+        rgb = np.asarray(im.convert("RGB")).astype(int)
+    return int(((abs(rgb[..., 0] - 255) < 40) & (abs(rgb[..., 1] - 220) < 40) & (rgb[..., 2] < 60)).sum())
+
+
+def test_report_states_working_scale_and_draws_tile_grid(tmp_path: Path) -> None:
+    """The scale issue's QC item: pixels per particle at the model input, the binning factors
+    (median and range over micrographs binned differently), and segment's tile grid on the first
+    overlay only."""
+    import dataclasses
+
+    from samcryo_core.frame import FrameMapping
+
+    run = make_run(tmp_path / "run")
+    sidecars = sorted((tmp_path / "run" / "normalized").glob("mic_*.json"))
+    for k, side in enumerate(sidecars):
+        m = FrameMapping.read(side)
+        m = dataclasses.replace(m, extra={**m.extra, "particle_px": 20.0, "diameter_A": [130.0, 190.0]},
+                                # one micrograph at a coarser original pixel: another binning factor
+                                original_shape=(150, 200) if k == 0 else m.original_shape)
+        m.write(side)
+    out = tmp_path / "qc"
+    assert _report(run, out, "--tile-px", "64") == 0
+    md = (out / "summary.md").read_text()
+    assert _md_value(md, "Working scale (model input)") == "20 px per particle (130–190 Å → 16.5–24.2 px)"
+    assert _md_value(md, "Binning factor (original / model px)") == "3.12 (median; 1.56–3.12)"
+    assert _md_value(md, "Model tiles").startswith("64 px")
+    plain = tmp_path / "qc_plain"
+    assert _report(run, plain) == 0
+    assert "Model tiles" not in (plain / "summary.md").read_text()
+    first, second = sorted(p.name for p in (out / "overlays").glob("*.png"))[:2]
+    # yellow (also the top of the FOM colour map) gains the dotted grid on the first overlay only
+    assert _tile_pixels(out / "overlays" / first) > _tile_pixels(plain / "overlays" / first) + 500
+    assert _tile_pixels(out / "overlays" / second) == _tile_pixels(plain / "overlays" / second)

@@ -43,7 +43,7 @@ def test_demo_script_simulates_runs_and_reports_f1(tmp_path):
     out = first.stdout + first.stderr
     assert "simulating 2 labelled and 2 unseen micrographs" in out
     assert "steps (100%) done" in out                     # Snakemake's progress lines
-    assert "[train] epoch 1/" in out and "[train] best val Dice" in out  # training's, while it runs
+    assert "[train] step " in out and "[train] best val Dice" in out  # training's, while it runs
     assert "results/tiny/head/relion/autopick.star" in out
     assert "F1 " in out and "precision" in out
     # the comparison table: the configured prompt, then the other prompt types asked for

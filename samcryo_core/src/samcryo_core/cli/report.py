@@ -49,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="format of the truth files (default star)")
     parser.add_argument("--truth-flip-y", action="store_true",
                         help="truth y counts from the bottom (CryoPPP against raw MRC): flip on reading")
+    parser.add_argument("--tile-px", type=int, default=None,
+                        help="the model's input size: draw segment's tile grid on the first overlay")
     parser.add_argument("--out-dir", required=True, metavar="QC_DIR", help="report folder to write")
 
 
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
                       args.evaluation_json, args.evaluation_csv, compare, args.threshold, args.name)
     res = build_report(ds, Path(args.out_dir), sample=args.sample or None, every=args.sample_every,
                        truth_dir=args.truth_dir, truth_format=args.truth_format,
-                       truth_flip_y=args.truth_flip_y, title=args.title)
+                       truth_flip_y=args.truth_flip_y, title=args.title, tile_px=args.tile_px)
     md, page = write_summaries(res)
     s = res.stats
     log.info("report: %d micrographs (%d accepted, %d rejected), %d picks, %d overlays -> %s",

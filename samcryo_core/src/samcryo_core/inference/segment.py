@@ -33,9 +33,8 @@ from samcryo_core import stamps
 from samcryo_core.errors import InputError, SamcryoError, is_environment_failure
 from samcryo_core.frame import FrameMapping
 from samcryo_core.inference.device import autocast_context
-from samcryo_core.inference.tiling import Stitcher, TileGrid, overlap_px, tile_grid
+from samcryo_core.inference.tiling import Stitcher, TileGrid, micrograph_grid
 from samcryo_core.manifest import OK, STAMP, carry_rejected
-from samcryo_core.preprocess.scale import range_at_scale
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +73,6 @@ class _Item:
 def _reason(exc: BaseException) -> str:
     text = str(exc) if isinstance(exc, SamcryoError) else f"{type(exc).__name__}: {exc}"
     return " ".join(text.split())  # one line: it goes into a TSV cell
-
-
-def largest_particle_px(mapping: FrameMapping) -> float:
-    """The largest particle of the sample in normalized pixels, from the sidecar's working scale."""
-    extra = mapping.extra
-    return range_at_scale(tuple(extra["diameter_A"]), float(extra["particle_px"]))[1]
-
-
-def micrograph_grid(mapping: FrameMapping, tile: int) -> TileGrid:
-    """The tile grid ``segment`` uses for one normalized micrograph."""
-    return tile_grid(mapping.binned_shape, tile, overlap_px(largest_particle_px(mapping), tile))
 
 
 def read_normalized(row: dict) -> tuple[np.ndarray, FrameMapping]:

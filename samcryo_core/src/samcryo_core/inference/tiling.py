@@ -26,6 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from samcryo_core.frame import FrameMapping
+from samcryo_core.preprocess.scale import range_at_scale
+
 #: Overlap between neighbouring tiles, in particle diameters (1 diameter + a quarter on each side).
 OVERLAP_DIAMETERS = 1.5
 #: Weight of a tile's outermost pixel (a positive floor keeps single-tile pixels exact).
@@ -78,6 +81,17 @@ def tile_grid(shape: tuple[int, int], tile: int, overlap: int) -> TileGrid:
     h, w = int(shape[0]), int(shape[1])
     return TileGrid((h, w), int(tile), int(overlap), tuple(axis_origins(h, tile, overlap)),
                     tuple(axis_origins(w, tile, overlap)))
+
+
+def largest_particle_px(mapping: FrameMapping) -> float:
+    """The largest particle of the sample in normalized pixels, from the sidecar's working scale."""
+    extra = mapping.extra
+    return range_at_scale(tuple(extra["diameter_A"]), float(extra["particle_px"]))[1]
+
+
+def micrograph_grid(mapping: FrameMapping, tile: int) -> TileGrid:
+    """The tile grid ``segment`` uses for one normalized micrograph (also drawn by the QC report)."""
+    return tile_grid(mapping.binned_shape, tile, overlap_px(largest_particle_px(mapping), tile))
 
 
 def _ramp(tile: int, overlap: int) -> np.ndarray:

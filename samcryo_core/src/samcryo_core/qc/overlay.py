@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from samcryo_core.frame import FrameMapping
+from samcryo_core.inference.tiling import TileGrid
 from samcryo_core.io.atomic import atomic_path
 
 # Width of the colour-bar strip right of the image, in PNG pixels.
@@ -33,6 +34,7 @@ TARGET_LONG_SIDE_PX = 800
 FOM_CMAP = "plasma"
 TRUTH_COLOR = "#39ff14"
 BELOW_COLOR = "#7fdbff"
+TILE_COLOR = "#ffdc00"  # the model tiles of segment (first overlay only)
 DPI = 100
 
 
@@ -108,6 +110,7 @@ def render_overlay(
     truth_norm: np.ndarray | None = None,
     title: str | None = None,
     target_long_side_px: int = TARGET_LONG_SIDE_PX,
+    tile_grid: TileGrid | None = None,
 ) -> OverlayLayout:
     """Write the overlay PNG of one micrograph and return its layout.
 
@@ -119,6 +122,7 @@ def render_overlay(
         threshold: FOM threshold; picks below it are drawn as cyan dashed "candidates".
         truth_norm: ground-truth centres ``[N, 2]`` (x, y) in the normalized frame, or None.
         title: text in the top-left corner (micrograph name and pick count by default).
+        tile_grid: the tiles ``segment`` ran the model on (normalized frame), drawn as outlines.
     """
     import matplotlib
 
@@ -170,11 +174,21 @@ def render_overlay(
         ax.scatter(t[:, 0], t[:, 1], marker="+", s=(5 * lay.zoom + 6) ** 2 / 4, c=TRUTH_COLOR,
                    linewidths=max(1.0, 0.6 * lay.zoom))
 
+    if tile_grid is not None:
+        from matplotlib.patches import Rectangle
+
+        for r, c in tile_grid.origins:
+            ax.add_patch(Rectangle((c - 0.5, r - 0.5), tile_grid.tile, tile_grid.tile, fill=False,
+                                   edgecolor=TILE_COLOR, linewidth=1.2, linestyle=":", alpha=0.9))
+
     n_kept = int(keep.sum())
     label = title if title is not None else f"{mapping.micrograph}: {n_kept} picks"
     legend = [label]
     if truth_norm is not None:
         legend.append(f"+ truth ({len(truth_norm)})")
+    if tile_grid is not None:
+        legend.append(f"dotted: {len(tile_grid)} model tiles of {tile_grid.tile} px "
+                      f"(overlap >= {tile_grid.overlap} px)")
     if (~keep).any():
         legend.append(f"dashed: below threshold ({int((~keep).sum())})")
     ax.text(0.01, 0.99, "\n".join(legend), transform=ax.transAxes, va="top", ha="left",

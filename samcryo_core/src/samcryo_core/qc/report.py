@@ -62,7 +62,28 @@ class ReportResult:
     metrics: pd.DataFrame | None = None
     threshold: float | None = None
     pixel_size_A: float | None = None
+    working_scale: WorkingScaleSummary | None = None
     title: str = "samcryo QC"
+
+
+@dataclass
+class WorkingScaleSummary:
+    """How the micrographs were seen by the model: the scale issue's first question in any QC.
+
+    ``particle_px`` is the backbone's working particle size (model-input pixels per particle
+    diameter), ``range_px`` the sample's diameter range at that scale, and ``bin_factor_*`` the
+    Fourier binning factors (original / normalized pixels) over the accepted micrographs: mixed
+    pixel sizes give several factors, one working scale.
+    """
+
+    particle_px: float
+    diameter_A: tuple[float, float]
+    range_px: tuple[float, float]
+    bin_factor_median: float
+    bin_factor_min: float
+    bin_factor_max: float
+    n_micrographs: int
+    tile_px: int | None = None
 
 
 def compute_stats(ds: QcDataset) -> ReportStats:
@@ -105,10 +126,39 @@ def _pixel_size(ds: QcDataset) -> float | None:
     return None
 
 
+def working_scale_summary(ds: QcDataset, tile_px: int | None = None) -> WorkingScaleSummary | None:
+    """The working scale and binning factors, from the accepted micrographs' sidecars."""
+    from samcryo_core.preprocess.scale import range_at_scale
+
+    factors, first = [], None
+    for r in ds.accepted:
+        if not (r.sidecar and Path(r.sidecar).is_file()):
+            continue
+        mapping = FrameMapping.read(r.sidecar)
+        if "particle_px" not in mapping.extra or "diameter_A" not in mapping.extra:
+            continue
+        factors.append(float(mapping.mean_scale))
+        first = first or mapping
+    if first is None:
+        return None
+    particle_px = float(first.extra["particle_px"])
+    diameter = tuple(float(d) for d in first.extra["diameter_A"])
+    diameter = (diameter[0], diameter[-1])
+    return WorkingScaleSummary(
+        particle_px=particle_px, diameter_A=diameter, range_px=range_at_scale(diameter, particle_px),
+        bin_factor_median=float(np.median(factors)), bin_factor_min=float(min(factors)),
+        bin_factor_max=float(max(factors)), n_micrographs=len(factors), tile_px=tile_px)
+
+
 def write_overlays(ds: QcDataset, out_dir: Path, sample: int | None, every: int,
                    truth_dir: Path | None, truth_format: str = "star",
-                   truth_flip_y: bool = False) -> list[tuple[str, str]]:
-    """Overlay PNGs for a deterministic sample of accepted micrographs."""
+                   truth_flip_y: bool = False, tile_px: int | None = None) -> list[tuple[str, str]]:
+    """Overlay PNGs for a deterministic sample of accepted micrographs.
+
+    With ``tile_px`` (the model's input size) the first overlay also shows the tile grid
+    ``segment`` ran the model on (:func:`samcryo_core.inference.tiling.micrograph_grid`).
+    """
+    from samcryo_core.inference.tiling import micrograph_grid
     from samcryo_core.io.micrograph import read_micrograph
 
     chosen = set(select_sample([r.name for r in ds.accepted], sample, every))
@@ -131,22 +181,27 @@ def write_overlays(ds: QcDataset, out_dir: Path, sample: int | None, every: int,
                 centres = read_truth_centres(tpath, truth_format, truth_flip_y, mapping.original_shape[0])
                 truth = truth_to_normalized(centres, mapping)
         rel = f"overlays/{rec.name}.png"
-        render_overlay(image, mapping, picks, out_dir / rel, threshold=ds.threshold, truth_norm=truth)
+        grid = None
+        if tile_px and not written and "particle_px" in mapping.extra:
+            grid = micrograph_grid(mapping, tile_px)
+        render_overlay(image, mapping, picks, out_dir / rel, threshold=ds.threshold, truth_norm=truth,
+                       tile_grid=grid)
         written.append((rec.name, rel))
     return written
 
 
 def build_report(ds: QcDataset, out_dir: str | Path, *, sample: int | None = 16, every: int = 1,
                  truth_dir: str | Path | None = None, truth_format: str = "star", truth_flip_y: bool = False,
-                 title: str = "samcryo QC") -> ReportResult:
+                 title: str = "samcryo QC", tile_px: int | None = None) -> ReportResult:
     """Write overlays, plots and tables for ``ds`` under ``out_dir`` and return what was written."""
     out = Path(out_dir)
     for sub in ("overlays", "plots", "tables"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     res = ReportResult(out_dir=out, stats=compute_stats(ds), threshold=ds.threshold, title=title,
-                       pixel_size_A=_pixel_size(ds), evaluation=dict(ds.evaluation))
+                       pixel_size_A=_pixel_size(ds), evaluation=dict(ds.evaluation),
+                       working_scale=working_scale_summary(ds, tile_px))
     res.overlays = write_overlays(ds, out, sample, every, Path(truth_dir) if truth_dir else None,
-                                  truth_format, truth_flip_y)
+                                  truth_format, truth_flip_y, tile_px)
 
     counts = ds.picks_per_micrograph()
     fom = ds.picks["fom"].to_numpy(dtype=float) if len(ds.picks) else np.array([])

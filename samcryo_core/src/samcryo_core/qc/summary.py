@@ -49,6 +49,18 @@ def _overview_rows(res: ReportResult) -> list[tuple[str, str]]:
         rows.append(("FOM threshold", _fmt(res.threshold)))
     if res.pixel_size_A is not None:
         rows.append(("Pixel size (Å)", _fmt(res.pixel_size_A)))
+    ws = res.working_scale
+    if ws is not None:
+        lo, hi = ws.diameter_A
+        size = f"{lo:g} Å" if lo == hi else f"{lo:g}–{hi:g} Å"
+        at_input = f"{ws.range_px[0]:.1f}–{ws.range_px[1]:.1f} px"
+        scale = f"{ws.particle_px:g} px per particle ({size} → {at_input})"
+        rows.append(("Working scale (model input)", scale))
+        factors = (f"{ws.bin_factor_median:.2f}" if ws.bin_factor_min == ws.bin_factor_max else
+                   f"{ws.bin_factor_median:.2f} (median; {ws.bin_factor_min:.2f}–{ws.bin_factor_max:.2f})")
+        rows.append(("Binning factor (original / model px)", factors))
+        if ws.tile_px:
+            rows.append(("Model tiles", f"{ws.tile_px} px, grid drawn on the first overlay"))
     return rows
 
 

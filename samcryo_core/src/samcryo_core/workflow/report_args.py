@@ -47,7 +47,13 @@ def report_extra_args(config: dict, prompt_dir: str, uses_sam: bool) -> str:
     """Threshold line, overlay sample and titles for ``samcryo report``."""
     cfg = config.get("report") or {}
     name = prompt_dir.removeprefix("results/")
+    tile = []
+    if uses_sam:  # the model's input size: the report draws segment's tile grid on one overlay
+        from samcryo_core.model.registry import get_variant
+
+        tile = [f"--tile-px {get_variant((config.get('model') or {}).get('variant', 'cpu_small')).img_size}"]
     return " ".join([
+        *tile,
         f"--threshold {fom_threshold(config, uses_sam):.6g}",
         f"--sample {int(cfg.get('sample', 16))}",
         f"--sample-every {int(cfg.get('sample_every', 1))}",
