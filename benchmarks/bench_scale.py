@@ -161,6 +161,18 @@ def overlay_config(ds: dict, prompt: str) -> dict:
     return cfg
 
 
+def apply_override(cfg: dict, item: str) -> None:
+    """``a.b=value`` (value parsed as YAML) into the nested overlay config."""
+    import yaml
+
+    key, _, value = item.partition("=")
+    *parents, leaf = key.split(".")
+    node = cfg
+    for k in parents:
+        node = node.setdefault(k, {})
+    node[leaf] = yaml.safe_load(value)
+
+
 def run_workflow(repo: Path, base_config: Path, workdir: Path, cfg: dict, cores: int) -> dict:
     import yaml
 
@@ -233,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prompts", nargs="+", default=list(PROMPTS))
     ap.add_argument("--only", nargs="*", default=None, help="only data sets whose name contains one of these")
     ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="config overrides on top of the data keys, e.g. train.target_disc_fraction=0.7 "
+                         "(a measurement of one setting: give it its own --label)")
     ap.add_argument("--score-only", action="store_true",
                     help="score the runs already on disk again (no workflow runs)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "scale.json")
@@ -262,7 +277,10 @@ def main(argv: list[str] | None = None) -> int:
                        if k in ("wall_s", "rc", "error")}
                 info = {"rc": row.get("rc", 0)}
             else:
-                info = run_workflow(repo, base, workdir, overlay_config(ds, prompt), args.cores)
+                cfg = overlay_config(ds, prompt)
+                for item in args.overrides:
+                    apply_override(cfg, item)
+                info = run_workflow(repo, base, workdir, cfg, args.cores)
                 row = {"wall_s": info["wall_s"], "rc": info["rc"]}
             if info["rc"] == 0:
                 row.update(score_run(workdir, ds, prompt))

@@ -189,6 +189,23 @@ def test_resume_state_of_a_different_run_is_replaced_not_continued(tmp_path, exa
     assert meta["training"]["resumed_from_step"] == 0
 
 
+def test_resume_state_from_other_training_data_is_not_continued(tmp_path, examples, caplog):
+    """Same micrograph names, other targets (as with another working scale, disc fraction or
+    labels): the data digest differs, so the old run's steps are not continued."""
+    import dataclasses
+
+    train, val = _sets(examples)
+    out = tmp_path / "p.pt"
+    kw = dict(val_every=2, seed=0, progress=None, lr=1e-3)
+    train_prompt(_model("prefix"), train, val, steps=2, out_path=out, **kw)
+    shrunk = TileDataset([dataclasses.replace(e, mask=np.zeros_like(e.mask)) for e in train.examples],
+                         tile=train.tile, augment=train.augment)
+    assert shrunk.names == train.names and shrunk.content_digest() != train.content_digest()
+    with caplog.at_level("WARNING"):
+        again = train_prompt(_model("prefix"), shrunk, val, steps=4, out_path=out, **kw)
+    assert "different training run" in caplog.text and again.resumed_from_step == 0
+
+
 def test_augmentation_applies_the_same_transform_to_image_and_mask():
     img = np.arange(16 * 16, dtype=np.float32).reshape(16, 16) + 1
     mask = np.zeros((4, 4), np.float32)

@@ -96,6 +96,23 @@ class TileDataset:
     def names(self) -> list[str]:
         return [e.name for e in self.examples]
 
+    def content_digest(self) -> str:
+        """sha256 of every example's image and target, in order.
+
+        The identity of what the model is trained on: it changes with the labels, the working
+        scale (``particle_px``, ``diameter_A``, pixel size), the target discs and the normalization,
+        so a resume state from other data is never continued (names alone would not tell).
+        """
+        import hashlib
+
+        h = hashlib.sha256()
+        for e in self.examples:
+            for a in (e.image, e.mask):
+                arr = np.ascontiguousarray(a)
+                h.update(f"{e.name}:{arr.shape}:{arr.dtype}".encode())
+                h.update(arr.tobytes())
+        return h.hexdigest()
+
     def random_batch(self, step: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """``(images [B,1,S,S], masks [B,1,S/4,S/4])`` for training step ``step``."""
         rng = np.random.default_rng([self.seed, step, 23])

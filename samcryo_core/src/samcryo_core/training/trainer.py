@@ -137,6 +137,8 @@ def _fingerprint(
             "val_every": val_every,
             "train": train.names,
             "val": val.names,
+            "train_data": train.content_digest(),
+            "val_data": val.content_digest(),
         }
     )
 
