@@ -356,6 +356,31 @@ def samcryo_picks(model, image: np.ndarray, mapping, diameter_px, tta: str = "no
     return extract_particles(prob, mapping, diameter_px=diameter_px)
 
 
+def train_epochs(model, train: list, val: list, *, epochs: int | None, out_path: str | Path, seed: int,
+                 min_steps: int = 0, lr: float | None = None, progress=None, base_meta: dict | None = None):
+    """Few-shot training with the library's ``train_prompt`` (what ``samcryo train`` runs), its
+    step budget given in epochs; returns ``(TrainResult, steps per epoch, epochs)``.
+
+    An epoch is as many random tiles (batch 1, flips/rotations) as the training micrographs' tile
+    grid holds: one 512 px tile per 1024 px micrograph of 40 px particles, so the benchmarks'
+    budgets mean what they meant before training counted steps. ``epochs`` None: enough epochs
+    for ``min_steps`` steps, at least 2 (a fixed budget per few-shot point). Validation once per
+    epoch, the best kept, no early stop.
+    """
+    from samcryo_core.training.dataset import TileDataset
+    from samcryo_core.training.trainer import train_prompt
+
+    train_set = TileDataset(list(train), tile=model.img_size, augment=True)
+    per_epoch = max(1, len(train_set.grid_tiles()))
+    if epochs is None:
+        epochs = max(2, math.ceil(min_steps / per_epoch))
+    result = train_prompt(model, train_set, TileDataset(list(val), tile=model.img_size),
+                          steps=epochs * per_epoch, val_every=per_epoch, patience=None, lr=lr,
+                          batch_size=1, out_path=out_path, seed=seed, device="cpu", resume=False,
+                          progress=progress, base_meta=base_meta)
+    return result, per_epoch, epochs
+
+
 def operating_point(picker: str) -> float:
     """The FOM threshold the workflow exports ``picker``'s picks at (``config.yaml``'s defaults:
     ``export.threshold`` for samcryo, the FOM of ``pick_log.threshold_sd`` for LoG)."""
