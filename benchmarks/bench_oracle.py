@@ -2,56 +2,39 @@
 """How detectable are simulated particles at all? An oracle matched filter at each nominal SNR.
 
 Why: the simulator's SNR (``SimulationParams.snr``) is the variance of the CTF-modulated particle
-signal over the particle discs divided by the per-pixel noise variance. Whether an F1 reported
-for some picker at some nominal SNR is plausible depends on how much detection information the
+signal over the particle discs divided by the per-pixel noise variance. Whether an F1 reported for
+some picker at some nominal SNR is plausible depends on how much detection information the
 micrographs hold, which no learned picker can reveal. This benchmark measures an upper bound in
-practice: a template matcher that is told everything a real picker does not know,
+practice: a template matcher told everything a real picker does not know: the exact protein
+(template = mean of its projections over random rotations, centre of mass at the box centre), each
+micrograph's true CTF times the detector transfer, the noise power spectrum (the pre-whitened
+matched filter ``G = conj(T_ctf) / N``; protein is dark, so the score is the correlation with
+``-T_ctf``), the junk mask (junk filled with the background median, no peaks on junk) and the best
+threshold in hindsight (per micrograph, and one pooled over the set).
 
-* the exact protein: the template is the average of its projections over many random rotations
-  (``particle_types`` + ``add_projection``, centre of mass at the box centre),
-* the micrograph's true CTF (``relion_ctf`` with the drawn DefocusU/V/angle, times the detector
-  amplitude transfer, exactly as ``simulate/micrograph.py`` forms the image),
-* the noise power spectrum (``noise.noise_power`` with the parameters' values), so the filter is
-  the pre-whitened matched filter ``G = conj(T_ctf) / N`` (particles are dark: the score is the
-  correlation with ``-T_ctf``),
-* the junk mask (junk pixels are filled with the background median before filtering, and peaks
-  on junk are dropped),
-* the best threshold in hindsight (per micrograph, and the single threshold best over the pooled
-  set).
+Peaks are local maxima of the z-scored filter output (noise std from the filter and the noise
+spectrum) at least ``0.5 x`` the smallest diameter apart, outside the simulator's border margin.
+They are scored with samcryo's evaluation: thresholds from
+:func:`samcryo_core.evaluation.score.best_f1`, counts from ``match_picks``, each true particle
+matched within half its own diameter, pooled over micrographs.
 
-Peaks are local maxima of the noise-normalised filter output (z-score; the noise std is computed
-analytically from the filter and the noise spectrum) at least ``0.5 x diameter`` apart
-(``skimage.feature.peak_local_max``), outside the simulator's border margin; they are scored with
-``samcryo_core.evaluation.matching.match_picks`` within ``0.5 x diameter``, pooled over micrographs.
+* ``--bank K``: also the max over K single-projection templates per type (an oracle that knows the
+  3-D structure, not only the mean projection; with a few dozen random orientations it does not
+  help: the look-elsewhere effect over templates eats the gain).
+* ``--diameters-A D1 D2 ...`` (as ``samcryo simulate``; class ids 1, 2, ...): one template and
+  filter per type, score = pixelwise max of the per-type z-maps (the type of the max is the pick's
+  type); per class: recall, how often a matched pick's type is right, z at truth and rms SKE ``d'``.
+* ``--model-size S``: the same oracle on ``normalize_micrograph``'s output binned to ``S`` pixels
+  a side (default half the side: the demo's 40 px particles at ``cpu_small``'s working scale).
 
-An optional orientation bank (``--bank K``: the max over K single-projection templates of their
-z-scores) tests whether knowing the 3-D structure beyond the mean projection helps; with a few
-dozen random orientations it does not (the look-elsewhere effect over templates eats the gain).
-Neither variant is a strict bound: a learned picker may marginalise over orientation better.
+Also reported: the integrated SNR ``snr x disc area`` and its square root (a white-noise matched
+filter on a uniform disc), the exact signal-known-exactly ``d'`` of each particle (its own
+projection and CTF through the coloured noise: the Bayes bound at a known location) and the mean
+z at the true centres.
 
-Several particle types (``--diameters-A D1 D2 ...``, as ``samcryo simulate --diameters-A``; class
-ids 1, 2, ... in that order): one orientation-averaged template per type, one oracle filter per
-type and micrograph, and the score is the pixelwise max of the per-type z-score maps (a GLRT over
-type; the type of the max is the pick's type). Peaks are ``0.5 x`` the *smallest* diameter apart
-and the border is the simulator's margin of the smallest; each true particle is matched within
-half its *own* diameter (``match_picks`` with one distance per true particle). Per class it
-reports the recall at the chosen thresholds, how often a matched pick's type is right, the mean
-z at the true centres and the rms SKE ``d'`` (each particle's share of the whitened signal
-energy, split between particles by nearest centre: exact in total, approximate per particle
-where particles touch). The orientation bank and the model-input run take mixtures the same way
-(bank: K projections per type, max over all).
-
-Besides F1 it reports the "integrated SNR" ``snr x disc area`` and its square root (the detection
-SNR of a white-noise matched filter over a uniform disc), the exact signal-known-exactly detection
-SNR ``d'`` of each particle (its own projection and CTF, through the real coloured noise spectrum:
-the Bayes bound for a known location) and the mean oracle z-score at the true centres.
-
-The micrographs are the demo's unseen ones: ``samcryo simulate --seed 2`` (``simulate_dataset``
-with ``seed=2``: micrograph ``i`` uses ``micrograph_seed(2, i)``) with the CLI's parameters, so
-SNR 0.1 and 0.01 are exactly the micrographs the demo picks. The random draws do not depend on
-the SNR, so every SNR shows the same particles, CTFs, junk and noise realisation; only the signal
-scale changes. Optionally the same oracle runs on the model input (``normalize_micrograph`` to
-512, i.e. 8 A/px after Fourier cropping and robust standardisation).
+The micrographs are the demo's unseen ones: ``samcryo simulate --seed 2`` with the CLI's
+parameters (micrograph ``i`` uses ``micrograph_seed(2, i)``). The random draws do not depend on
+the SNR, so every SNR shows the same particles, CTFs, junk and noise; only the signal scale changes.
 
     .venv/bin/python benchmarks/bench_oracle.py            # 5 SNRs + chance x 10 micrographs, ~4 min
     .venv/bin/python benchmarks/bench_oracle.py --quick    # 2 SNRs x 2 micrographs at 256 px
@@ -78,6 +61,7 @@ from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import scipy.fft  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,36 +118,55 @@ def demo_micrograph(params, index: int, dataset_seed: int = DEMO_PICK_SEED):
 # The oracle filter
 # --------------------------------------------------------------------------------------------
 
+def _projections(params, class_index: int, box: int, centre: float, rotations) -> np.ndarray:
+    """Sum of the projections of particle type ``class_index`` (0-based) at ``rotations`` in a
+    ``box`` x ``box`` canvas, centred at pixel ``(centre, centre)``."""
+    from samcryo_core.simulate.micrograph import particle_types
+    from samcryo_core.simulate.particles import add_projection
+
+    ptype = particle_types(params.diameters_A, params.type_seed)[class_index]
+    canvas = np.zeros((box, box), np.float64)
+    for rotation in rotations:
+        add_projection(canvas, centre, centre, ptype.centres_A, ptype.sigmas_A, ptype.masses, rotation,
+                       params.pixel_size_A)
+    return canvas
+
+
 def render_template(params, *, n_rotations: int = 64, rotation_seed: int = 0, bin_factor: int = 1,
                     class_index: int = 0) -> tuple[np.ndarray, int]:
     """Rotation-averaged projection of the particle type, at the original or a binned pixel size.
 
     Returns ``(box, centre)``: a square float64 image whose centre of mass is at pixel
     ``(centre, centre)``. For ``bin_factor > 1`` the template is rendered at the original pixel
-    size and Fourier-cropped with the same ``fourier_resample`` that ``normalize_micrograph`` uses
+    size and Fourier-binned with the same ``fourier_resample`` that ``normalize_micrograph`` uses
     (alias-free, and the same half-pixel convention, so the binned centre is an integer pixel).
     """
     from samcryo_core.preprocess.fourier import fourier_resample
-    from samcryo_core.simulate.micrograph import particle_types
-    from samcryo_core.simulate.particles import add_projection, random_rotations
+    from samcryo_core.simulate.particles import random_rotations
 
-    ptype = particle_types(params.diameters_A, params.type_seed)[class_index]
-    d = ptype.diameter_A / params.pixel_size_A
+    d = params.diameters_A[class_index] / params.pixel_size_A
     # Box: twice the diameter (blob tails reach 3.5 sigma past the disc), a multiple of 2 x bin.
     step = 2 * bin_factor
     box = int(math.ceil(2 * d / step) * step)
     centre_binned = box // bin_factor // 2
     centre = (centre_binned + 0.5) * bin_factor - 0.5  # original-pixel position that bins onto it
-    canvas = np.zeros((box, box), np.float64)
     rotations = random_rotations(n_rotations, np.random.default_rng(rotation_seed))
-    for r in range(n_rotations):
-        add_projection(canvas, centre, centre, ptype.centres_A, ptype.sigmas_A, ptype.masses,
-                       rotations[r], params.pixel_size_A)
-    canvas /= n_rotations
+    canvas = _projections(params, class_index, box, centre, rotations) / n_rotations
     if bin_factor == 1:
         return canvas, int(centre)
     out = fourier_resample(canvas, (box // bin_factor, box // bin_factor)).astype(np.float64)
     return out, centre_binned
+
+
+def render_bank(params, n: int, rotation_seed: int = 1, class_index: int = 0) -> list[tuple[np.ndarray, int]]:
+    """``n`` single projections of particle type ``class_index`` (0-based) at random orientations
+    (each centred)."""
+    from samcryo_core.simulate.particles import random_rotations
+
+    box = int(math.ceil(params.diameters_A[class_index] / params.pixel_size_A)) * 2
+    rotations = random_rotations(n, np.random.default_rng(rotation_seed))
+    return [(_projections(params, class_index, box, box // 2, rotations[r : r + 1]), box // 2)
+            for r in range(n)]
 
 
 def centre_of_mass(img: np.ndarray) -> tuple[float, float]:
@@ -266,46 +269,52 @@ def _optics(mic, shape: tuple[int, int], bin_factor: int = 1) -> tuple[np.ndarra
     return transfer, N
 
 
-def render_bank(params, n: int, rotation_seed: int = 1, class_index: int = 0) -> list[tuple[np.ndarray, int]]:
-    """``n`` single projections of particle type ``class_index`` (0-based) at random orientations
-    (each centred)."""
-    from samcryo_core.simulate.micrograph import particle_types
-    from samcryo_core.simulate.particles import add_projection, random_rotations
-
-    ptype = particle_types(params.diameters_A, params.type_seed)[class_index]
-    d = ptype.diameter_A / params.pixel_size_A
-    box = int(math.ceil(d)) * 2
-    c = box // 2
-    rotations = random_rotations(n, np.random.default_rng(rotation_seed))
-    out = []
-    for r in range(n):
-        canvas = np.zeros((box, box), np.float64)
-        add_projection(canvas, c, c, ptype.centres_A, ptype.sigmas_A, ptype.masses, rotations[r],
-                       params.pixel_size_A)
-        out.append((canvas, c))
+def filled(image: np.ndarray, junk: np.ndarray) -> np.ndarray:
+    """The image with junk pixels set to the median of the rest (the oracle knows the junk)."""
+    out = np.asarray(image, np.float64).copy()
+    if junk.any() and (~junk).any():
+        out[junk] = float(np.median(out[~junk]))
     return out
+
+
+def input_spectrum(image: np.ndarray, junk: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``rfft2`` of the junk-filled, mean-subtracted image, zero-padded to ``shape`` (zero is the
+    background mean: no wrap-around)."""
+    x = filled(image, junk)
+    x -= x[~junk].mean() if (~junk).any() else x.mean()
+    padded = np.zeros(shape, np.float64)
+    padded[: image.shape[0], : image.shape[1]] = x
+    return scipy.fft.rfft2(padded)
+
+
+def score_map(image: np.ndarray, junk: np.ndarray, filt: OracleFilter,
+              noise_std: float | None = None) -> np.ndarray:
+    """Matched-filter z-score map: high where a dark particle like the template sits.
+
+    The raw correlation is negated because protein is dark (``image = 1 - c S``). ``noise_std``
+    overrides the analytic output std (the model input is rescaled by the standardisation, so
+    there it is measured robustly instead).
+    """
+    H, W = image.shape
+    out = -scipy.fft.irfft2(input_spectrum(image, junk, filt.shape) * filt.G, s=filt.shape)[:H, :W]
+    return out / (filt.map_noise_std if noise_std is None else noise_std)
 
 
 def bank_score_map(mic, bank_spectra: list[np.ndarray], shape: tuple[int, int],
                    labels: list[int] | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Max over an orientation bank of per-template matched-filter z-scores (a GLRT over
-    orientation): the oracle that also knows the particle's 3-D structure, not only its mean
-    projection. ``bank_spectra`` are :func:`template_spectrum` s on the padded ``shape``.
+    orientation). ``bank_spectra`` are :func:`template_spectrum` s on the padded ``shape``.
 
     With ``labels`` (one per template, e.g. its particle type) it returns ``(z, label map)``: the
     label of the template that gives the max at each pixel.
     """
     transfer, N = _optics(mic, shape)
-    x = filled(mic.image, mic.junk_mask)
-    x -= x[~mic.junk_mask].mean() if (~mic.junk_mask).any() else x.mean()
-    H, W = mic.image.shape
-    padded = np.zeros(shape, np.float64)
-    padded[:H, :W] = x
-    Xw = (scipy.fft.rfft2(padded) * (transfer / N)).astype(np.complex64)
+    Xw = (input_spectrum(mic.image, mic.junk_mask, shape) * (transfer / N)).astype(np.complex64)
     w = rfft_weights(shape)
     HW = shape[0] * shape[1]
     mean_N = float((w * N).sum()) / HW
     t2n = (w * transfer**2 / N).astype(np.float32)
+    H, W = mic.image.shape
     best = np.full((H, W), -np.inf, np.float32)
     label = np.zeros((H, W), np.int64) if labels is not None else None
     for t, T in enumerate(bank_spectra):
@@ -317,32 +326,6 @@ def bank_score_map(mic, bank_spectra: list[np.ndarray], shape: tuple[int, int],
     if label is not None:
         return best.astype(np.float64), label
     return best.astype(np.float64)
-
-
-def filled(image: np.ndarray, junk: np.ndarray) -> np.ndarray:
-    """The image with junk pixels set to the median of the rest (the oracle knows the junk)."""
-    out = np.asarray(image, np.float64).copy()
-    if junk.any() and (~junk).any():
-        out[junk] = float(np.median(out[~junk]))
-    return out
-
-
-def score_map(image: np.ndarray, junk: np.ndarray, filt: OracleFilter,
-              noise_std: float | None = None) -> np.ndarray:
-    """Matched-filter z-score map: high where a dark particle like the template sits.
-
-    The image is mean-subtracted and junk-filled; the raw correlation is negated because protein
-    is dark (``image = 1 - c S``). ``noise_std`` overrides the analytic output std (the model
-    input is rescaled by the standardisation, so there it is measured robustly instead).
-    """
-    x = filled(image, junk)
-    x -= x[~junk].mean() if (~junk).any() else x.mean()
-    H, W = image.shape
-    padded = np.zeros(filt.shape, np.float64)  # zero = the background mean: no wrap-around
-    padded[:H, :W] = x
-    out = -scipy.fft.irfft2(scipy.fft.rfft2(padded) * filt.G, s=filt.shape)[:H, :W]
-    std = filt.map_noise_std if noise_std is None else noise_std
-    return out / std
 
 
 def max_over_types(maps) -> tuple[np.ndarray, np.ndarray]:
@@ -400,14 +383,13 @@ def find_peaks(z: np.ndarray, junk: np.ndarray, min_distance: float,
 
 
 # --------------------------------------------------------------------------------------------
-# Scoring: every threshold at once, checked with match_picks
+# Scoring: samcryo's evaluation at the best thresholds in hindsight
 # --------------------------------------------------------------------------------------------
 
 @dataclass
 class Picks:
     """Peaks of one micrograph (original frame, best first) and its truth.
 
-    ``max_distance`` is one match radius or one per true particle (half its own diameter).
     With several particle types ``truth_class`` holds each true particle's class id and
     ``pick_class`` each peak's type (class id of the template giving the max); both stay ``None``
     for one type.
@@ -417,14 +399,36 @@ class Picks:
     xy: np.ndarray
     score: np.ndarray
     truth_xy: np.ndarray
-    max_distance: float | np.ndarray
+    truth_diameter_px: np.ndarray
+    shape: tuple[int, int]
     truth_class: np.ndarray | None = None
     pick_class: np.ndarray | None = None
 
+    @property
+    def max_distance(self) -> np.ndarray:
+        """Match radius of each true particle: half its own diameter."""
+        return DISTANCE_FRACTION * self.truth_diameter_px
 
-def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+    def scored(self):
+        """As the evaluation code's :class:`~samcryo_core.evaluation.score.Scored` (FOM = z)."""
+        from samcryo_core.evaluation.score import Scored
+
+        picks = pd.DataFrame({"x": self.xy[:, 0], "y": self.xy[:, 1], "fom": self.score,
+                              "diameter_px": np.nan})
+        truth = pd.DataFrame({"x": self.truth_xy[:, 0], "y": self.truth_xy[:, 1],
+                              "diameter_px": self.truth_diameter_px})
+        return Scored(self.name, picks, truth, self.shape)
+
+
+def best_threshold(picks: list[Picks]) -> float:
+    """The z threshold of the best pooled F1 (:func:`samcryo_core.evaluation.score.best_f1`);
+    ``inf`` (keep nothing) when no threshold finds a true particle."""
+    from samcryo_core.evaluation.score import best_f1
+
+    f1, threshold = best_f1([pk.scored() for pk in picks], DISTANCE_FRACTION)
+    if threshold is None or (f1 == 0.0 and sum(len(pk.truth_xy) for pk in picks)):
+        return math.inf
+    return threshold
 
 
 def _counts_at(picks: list[Picks], thresholds: list[float]) -> dict:
@@ -474,58 +478,17 @@ def _class_counts_at(picks: list[Picks], thresholds: list[float]) -> dict[str, d
 
 
 def sweep(picks: list[Picks]) -> dict:
-    """Best-in-hindsight thresholds: per micrograph and one pooled over all micrographs.
-
-    Every threshold is swept at once: with the peaks ranked by score, the cumulative sum of
-    ``incremental_tp`` is the maximum matching among the top ``k`` peaks (equal to the Hungarian
-    count of ``match_picks``), so TP/FP/FN at every cut-off are one ``cumsum``. The chosen
-    thresholds are then re-scored with ``match_picks`` itself.
-    """
-    from samcryo_core.evaluation.matching import incremental_tp
-
-    per_mic_thr: list[float] = []
-    per_mic: list[dict] = []
-    all_score, all_gain, n_truth = [], [], 0
-    for pk in picks:
-        gain = incremental_tp(pk.xy, pk.truth_xy, pk.max_distance)
-        M = len(pk.truth_xy)
-        n_truth += M
-        all_score.append(pk.score)
-        all_gain.append(gain)
-        if len(gain):
-            tp = np.cumsum(gain)
-            k = np.arange(1, len(gain) + 1)
-            f1 = _f1(tp, k - tp, M - tp)
-            last = np.append(pk.score[1:] != pk.score[:-1], True)  # cut only between distinct scores
-            f1 = np.where(last, f1, -1.0)
-            j = int(np.argmax(f1))
-            thr = float(pk.score[j]) if f1[j] > (0.0 if M else -1.0) else math.inf
-        else:
-            thr = math.inf
-        per_mic_thr.append(thr)
-        per_mic.append({"micrograph": pk.name, "n_truth": M, "n_peaks": len(pk.xy),
-                        "best_threshold_z": None if math.isinf(thr) else round(thr, 3)})
-    score = np.concatenate(all_score) if all_score else np.zeros(0)
-    gain = np.concatenate(all_gain) if all_gain else np.zeros(0, np.int64)
-    order = np.argsort(-score, kind="stable")
-    score, gain = score[order], gain[order]
-    global_thr = math.inf
-    if len(gain):
-        tp = np.cumsum(gain)
-        k = np.arange(1, len(gain) + 1)
-        f1 = _f1(tp, k - tp, n_truth - tp)
-        last = np.append(score[1:] != score[:-1], True)
-        f1 = np.where(last, f1, -1.0)
-        j = int(np.argmax(f1))
-        global_thr = float(score[j])
-    own = _counts_at(picks, per_mic_thr)
-    pooled = _counts_at(picks, [global_thr] * len(picks))
-    for row, pk, t in zip(per_mic, picks, per_mic_thr, strict=True):
-        row.update({k: v for k, v in _counts_at([pk], [t]).items()})
+    """Best-in-hindsight thresholds, per micrograph and one pooled over all micrographs, and the
+    counts ``match_picks`` gives there."""
+    per_mic_thr = [best_threshold([pk]) for pk in picks]
+    global_thr = best_threshold(picks)
+    per_mic = [{"micrograph": pk.name, "n_truth": len(pk.truth_xy), "n_peaks": len(pk.xy),
+                "best_threshold_z": None if math.isinf(t) else round(t, 3), **_counts_at([pk], [t])}
+               for pk, t in zip(picks, per_mic_thr, strict=True)]
     out = {
-        "best_per_micrograph_threshold": own,
+        "best_per_micrograph_threshold": _counts_at(picks, per_mic_thr),
         "best_pooled_threshold": {"threshold_z": None if math.isinf(global_thr) else round(global_thr, 3),
-                                  **pooled},
+                                  **_counts_at(picks, [global_thr] * len(picks))},
         "per_micrograph": per_mic,
     }
     if any(pk.truth_class is not None for pk in picks):
@@ -605,27 +568,31 @@ def integrated_snr(snr: float, diameter_px: float) -> dict:
 # One SNR
 # --------------------------------------------------------------------------------------------
 
-def _model_scale_picks(mic, name: str, model_size: int, templates: list[tuple[np.ndarray, int]],
-                       bin_factor: int, min_distance: float, border: float, max_distance: float | np.ndarray,
+def _model_scale_picks(mic, name: str, templates: list[tuple[np.ndarray, int]], bin_factor: int,
+                       min_distance: float, border: float,
                        class_ids: np.ndarray | None = None) -> tuple[Picks, list[float]]:
-    """Oracle peaks on the model input (``normalize_micrograph``), mapped to the original frame.
+    """Oracle peaks on the model input (``normalize_micrograph`` binned by ``bin_factor``: the
+    working scale is chosen so the sample's diameter lands there), mapped to the original frame.
 
     One template per particle type; each type's map is z-scaled robustly and the score is their
     pixelwise max. ``class_ids`` (one per template) marks a mixture: the picks then carry truth
     and pick classes. Returns the picks and each type's robust map std.
     """
+    from samcryo_core.particles.diameter import as_diameter, typical_diameter
     from samcryo_core.preprocess.normalize import normalize_micrograph
 
-    img, mapping = normalize_micrograph(mic.image, model_size, name=name, source=name,
-                                        pixel_size_A=mic.params.pixel_size_A)
-    rows, cols = mapping.content_slice()
-    content = img[rows, cols].astype(np.float64)
+    p = mic.params
+    diameter_A = as_diameter([min(p.diameters_A), max(p.diameters_A)])  # as config.yaml gives it
+    img, mapping = normalize_micrograph(
+        mic.image, name=name, source=name, pixel_size_A=p.pixel_size_A, diameter_A=diameter_A,
+        particle_px=typical_diameter(diameter_A) / p.pixel_size_A / bin_factor)
+    content = img.astype(np.float64)
     h, w = content.shape
     yy, xx = np.indices((h, w))
-    xo, yo = mapping.to_original(xx + mapping.pad_x, yy + mapping.pad_y)
+    xo, yo = mapping.to_original(xx, yy)
     H, W = mic.image.shape
-    rows_o = np.clip(np.rint(yo).astype(int), 0, H - 1)
-    junk = mic.junk_mask[rows_o, np.clip(np.rint(xo).astype(int), 0, W - 1)]
+    junk = mic.junk_mask[np.clip(np.rint(yo).astype(int), 0, H - 1),
+                         np.clip(np.rint(xo).astype(int), 0, W - 1)]
     maps, stds = [], []
     for template in templates:
         filt = oracle_filter(mic, template, padded_shape((h, w), template[0].shape[0]), bin_factor=bin_factor)
@@ -638,10 +605,11 @@ def _model_scale_picks(mic, name: str, model_size: int, templates: list[tuple[np
     pick_class = None
     if class_ids is not None:
         pick_class = class_ids[ztype[xy[:, 1].astype(int), xy[:, 0].astype(int)]]
-    ox, oy = mapping.to_original(xy[:, 0] + mapping.pad_x, xy[:, 1] + mapping.pad_y)
+    ox, oy = mapping.to_original(xy[:, 0], xy[:, 1])
     truth = np.stack([mic.x, mic.y], axis=1)
     truth_class = mic.class_id if class_ids is not None else None
-    return Picks(name, np.stack([ox, oy], axis=1), score, truth, max_distance, truth_class, pick_class), stds
+    return Picks(name, np.stack([ox, oy], axis=1), score, truth, np.asarray(mic.diameter_px, np.float64),
+                 (H, W), truth_class, pick_class), stds
 
 
 def _rms(values: list[float]) -> float | None:
@@ -714,10 +682,10 @@ def run_snr(snr: float, *, n: int, shape: tuple[int, int], n_rotations: int, dat
                 z_by_class[int(cls)].append(v)
         xy, score = find_peaks(z, mic.junk_mask, min_distance, border)
         truth = np.stack([mic.x, mic.y], axis=1)
-        max_distance = DISTANCE_FRACTION * np.asarray(mic.diameter_px, np.float64)  # each its own size
+        diam = np.asarray(mic.diameter_px, np.float64)  # each matched within half its own size
         truth_class = mic.class_id if mixture else None
         pick_class = class_ids[ztype[xy[:, 1].astype(int), xy[:, 0].astype(int)]] if mixture else None
-        picks.append(Picks(name, xy, score, truth, max_distance, truth_class, pick_class))
+        picks.append(Picks(name, xy, score, truth, diam, shape, truth_class, pick_class))
         dprimes.append(ske_dprime(mic))
         if mixture:
             for cls, v in zip(mic.class_id.tolist(), ske_dprime_per_particle(mic).tolist(), strict=True):
@@ -731,10 +699,10 @@ def run_snr(snr: float, *, n: int, shape: tuple[int, int], n_rotations: int, dat
             bxy, bscore = find_peaks(zb, mic.junk_mask, min_distance, border)
             if mixture:
                 bank_class = lb[bxy[:, 1].astype(int), bxy[:, 0].astype(int)]
-            picks_bank.append(Picks(name, bxy, bscore, truth, max_distance, truth_class, bank_class))
+            picks_bank.append(Picks(name, bxy, bscore, truth, diam, shape, truth_class, bank_class))
         if bin_factor is not None:
-            pk, s = _model_scale_picks(mic, name, model_size, templates_binned, bin_factor,  # type: ignore[arg-type]
-                                       min_distance, border, max_distance, class_ids)
+            pk, s = _model_scale_picks(mic, name, templates_binned, bin_factor,  # type: ignore[arg-type]
+                                       min_distance, border, class_ids)
             picks_model.append(pk)
             model_std.append(s)
     res = sweep(picks)
@@ -804,108 +772,81 @@ def run_snr(snr: float, *, n: int, shape: tuple[int, int], n_rotations: int, dat
 # Report
 # --------------------------------------------------------------------------------------------
 
+def _snr_label(snr: float) -> str:
+    return "~0 (chance)" if snr == CHANCE_SNR else f"{snr:g}"
+
+
+def _slash(values) -> str:
+    return "/".join(f"{v:g}" for v in values)
+
+
+def _table(cols: list[str], rows: list[list[str]]) -> str:
+    return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols),
+                      *("| " + " | ".join(r) + " |" for r in rows)]) + "\n\n"
+
+
 def markdown(result: dict) -> str:
-    """A short table of the oracle's numbers for docs and reviews."""
+    """A short table of the oracle's numbers for docs and reviews (per type too for mixtures)."""
     s = result["settings"]
-    model = s["model_size"] is not None
     diameters = s.get("diameters_A") or [s["diameter_A"]]
     mixture = len(diameters) > 1
+    model, bank = s["model_size"] is not None, s.get("bank", 0)
     cols = ["SNR", "integrated SNR (snr x disc)", "sqrt", "SKE d' (rms)", "mean z at truth",
             "oracle F1 (best thr / mic)", "oracle F1 (one pooled thr)"]
-    if mixture:
-        cols += [f"recall {dA:g} A (one pooled thr)" for dA in diameters]
-    if model:
-        cols += [f"F1 at model input {s['model_size']} (best thr / mic)", "(one pooled thr)"]
-    bank = s.get("bank", 0)
-    if bank:
-        cols += [f"F1 orientation bank x{bank} (best thr / mic)", "(one pooled thr)"]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    cols += [f"recall {dA:g} A (one pooled thr)" for dA in diameters] if mixture else []
+    cols += [f"F1 at model input {s['model_size']} (best thr / mic)", "(one pooled thr)"] if model else []
+    cols += [f"F1 orientation bank x{bank} (best thr / mic)", "(one pooled thr)"] if bank else []
+    rows = []
     for r in result["rows"]:
-        snr = "~0 (chance)" if r["snr"] == CHANCE_SNR else f"{r['snr']:g}"
-        cells = [snr, f"{r['integrated_snr']:.3g}", f"{r['ideal_detection_snr']:.3g}",
+        cells = [_snr_label(r["snr"]), f"{r['integrated_snr']:.3g}", f"{r['ideal_detection_snr']:.3g}",
                  f"{r['ske_dprime_rms']:.3g}", f"{r['oracle_mean_z_at_truth']:.3g}",
                  f"{r['f1_best_per_micrograph_threshold']:.3f}", f"{r['f1_best_pooled_threshold']:.3f}"]
         if mixture:
             cells += [_fmt(r["recall_by_class_best_pooled_threshold"].get(str(k + 1)), ".3f")
                       for k in range(len(diameters))]
-        if model:
-            cells += [f"{r['model_f1_best_per_micrograph_threshold']:.3f}",
-                      f"{r['model_f1_best_pooled_threshold']:.3f}"]
-        if bank:
-            cells += [f"{r['bank_f1_best_per_micrograph_threshold']:.3f}",
-                      f"{r['bank_f1_best_pooled_threshold']:.3f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    m = result["machine"]
+        for prefix in (["model_"] if model else []) + (["bank_"] if bank else []):
+            cells += [f"{r[prefix + 'f1_best_per_micrograph_threshold']:.3f}",
+                      f"{r[prefix + 'f1_best_pooled_threshold']:.3f}"]
+        rows.append(cells)
+    radius = s["match_distance_px"] if mixture else [s["match_distance_px"]]
+    data = (f"Data: {s['n_micrographs']} micrographs per SNR, {s['shape'][0]} x {s['shape'][1]} at "
+            f"{s['pixel_size_A']} A/px, particles {_slash(diameters)} A = "
+            f"{_slash(s.get('diameters_px') or [s['diameter_px']])} px, junk on: the demo's unseen set "
+            f"(`samcryo simulate --seed {s['dataset_seed']}"
+            + (f" --diameters-A {' '.join(f'{v:g}' for v in diameters)}" if mixture else "")
+            + f"`), same particles/CTF/noise at every SNR. Templates: the mean of {s['n_rotations']} "
+            + ("projections per type; score = max over types of their z-scores" if mixture else "projections")
+            + f". Peaks >= {s['min_distance_px']:g} px apart, border {s['border_px']:g} px; each true "
+            f"particle matched within half its own diameter ({_slash(radius)} px), pooled.\n\n")
+    per_class = ""
     if mixture:
-        px = "/".join(f"{v:g}" for v in s["diameters_px"])
-        data = (
-            f"Data: {s['n_micrographs']} micrographs per SNR, {s['shape'][0]} x {s['shape'][1]} at "
-            f"{s['pixel_size_A']} A/px, {len(diameters)} particle types "
-            f"{'/'.join(f'{v:g}' for v in diameters)} A = {px} px (class ids "
-            f"{'/'.join(str(k + 1) for k in range(len(diameters)))}, "
-            f"{'equal odds' if s.get('type_weights') is None else 'weights ' + str(s['type_weights'])}), "
-            f"junk on: the demo's unseen set (`samcryo simulate --seed {s['dataset_seed']} --diameters-A "
-            f"{' '.join(f'{v:g}' for v in diameters)}`), same particles/CTF/noise at every SNR. "
-            f"Templates: per type the mean of {s['n_rotations']} projections; score = pixelwise max over "
-            f"types of their z-scores. Peaks >= {s['min_distance_px']:g} px apart (half the smallest "
-            f"diameter), border {s['border_px']:g} px; each true particle matched within half its own "
-            f"diameter ({'/'.join(f'{v:g}' for v in s['match_distance_px'])} px, match_picks), pooled.\n\n"
-        )
-        cls_cols = ["SNR", "class", "diameter", "particles", "SKE d' (rms)", "mean z at truth",
-                    "recall (best thr / mic)", "recall (one pooled thr)", "type right (one pooled thr)"]
-        cls_lines = ["| " + " | ".join(cls_cols) + " |", "|" + "---|" * len(cls_cols)]
-        for r in result["rows"]:
-            snr = "~0 (chance)" if r["snr"] == CHANCE_SNR else f"{r['snr']:g}"
-            for c in r["per_class"]:
-                cls_lines.append("| " + " | ".join([
-                    snr, str(c["class_id"]), f"{c['diameter_A']:g} A ({c['diameter_px']:g} px)",
-                    str(c["n_particles"]), _fmt(c["ske_dprime_rms"], ".3g"),
-                    _fmt(c["oracle_mean_z_at_truth"], ".3g"),
-                    _fmt(c["recall_best_per_micrograph_threshold"], ".3f"),
-                    _fmt(c["recall_best_pooled_threshold"], ".3f"),
-                    _fmt(c["type_correct_of_matched_best_pooled_threshold"], ".3f"),
-                ]) + " |")
-        per_class_md = (
-            "Per particle type (recall = matched true particles of the class / its true particles, at "
-            "the thresholds chosen for the pooled F1 above):\n\n" + "\n".join(cls_lines) + "\n\n"
-        )
-        notes = (
-            "* mixtures: integrated SNR uses the mean disc area of the true particles; per-type SKE d' "
-            "splits the whitened particle signal energy between particles by nearest centre (exact in "
-            "total); type right = fraction of matched picks whose max-z type is the true class.\n"
-        )
-    else:
-        data = (
-            f"Data: {s['n_micrographs']} micrographs per SNR, {s['shape'][0]} x {s['shape'][1]} at "
-            f"{s['pixel_size_A']} A/px, {s['diameter_px']:g} px particles, junk on: the demo's unseen set "
-            f"(`samcryo simulate --seed {s['dataset_seed']}`), same particles/CTF/noise at every SNR. "
-            f"Template: mean of {s['n_rotations']} projections. Peaks >= {s['min_distance_px']:g} px apart, "
-            f"border {s['border_px']:g} px; matched within {s['match_distance_px']:g} px (match_picks), "
-            "pooled.\n\n"
-        )
-        per_class_md = notes = ""
+        cls_rows = [[_snr_label(r["snr"]), str(c["class_id"]),
+                     f"{c['diameter_A']:g} A ({c['diameter_px']:g} px)", str(c["n_particles"]),
+                     _fmt(c["ske_dprime_rms"], ".3g"), _fmt(c["oracle_mean_z_at_truth"], ".3g"),
+                     _fmt(c["recall_best_per_micrograph_threshold"], ".3f"),
+                     _fmt(c["recall_best_pooled_threshold"], ".3f"),
+                     _fmt(c["type_correct_of_matched_best_pooled_threshold"], ".3f")]
+                    for r in result["rows"] for c in r["per_class"]]
+        per_class = ("Per particle type (recall = matched true particles of the class / its true particles, "
+                     "at the thresholds of the F1 above; type right = matched picks whose max-z type is the "
+                     "class; d' split between particles by nearest centre):\n\n"
+                     + _table(["SNR", "class", "diameter", "particles", "SKE d' (rms)", "mean z at truth",
+                               "recall (best thr / mic)", "recall (one pooled thr)",
+                               "type right (one pooled thr)"], cls_rows))
+    m = result["machine"]
     return (
         "# Oracle matched-filter detectability of simulated particles\n\n"
-        f"{result['what']}\n\n"
-        + data
-        + "\n".join(lines) + "\n\n"
-        + per_class_md
-        + "* integrated SNR = snr x disc area; sqrt = detection SNR of a white-noise matched filter on a "
-        "uniform disc (back of the envelope).\n"
-        "* SKE d' = signal-known-exactly detection SNR of each particle's exact signal through the "
-        "simulator's coloured noise (known position and orientation: a Bayes bound).\n"
-        "* mean z at truth = the oracle filter's z-score at the true centres (template = orientation "
-        "average, so below d').\n"
-        "* orientation bank: max over single-projection templates at random orientations of their "
-        "z-scores (knows the 3-D structure, not only the mean projection; more templates, more noise "
-        "peaks).\n"
+        f"{result['what']}\n\n" + data + _table(cols, rows) + per_class
+        + "* integrated SNR = snr x disc area (mixtures: the mean disc); sqrt = detection SNR of a "
+        "white-noise matched filter on a uniform disc. SKE d' = detection SNR of each particle's exact "
+        "signal through the coloured noise (known position and orientation: a Bayes bound).\n"
+        "* mean z at truth = the oracle's z-score at the true centres (orientation-averaged template, "
+        "so below d'). Orientation bank: max z over single-projection templates at random orientations.\n"
         "* best thr / mic: each micrograph its own best threshold; one pooled thr: the single z "
-        "threshold best over all micrographs.\n"
-        + notes + "\n"
+        "threshold best over all micrographs.\n\n"
         f"Command: `{result['command']}`. {m['cpu_model']}, {result['seconds']} s; numpy {m['numpy']}, "
         f"scipy {m['scipy']}, scikit-image {result['versions']['scikit_image']}; "
-        f"samcryo_core @ {m['git_commit']}, "
-        f"{m['date_utc']}.\n"
+        f"samcryo_core @ {m['git_commit']}, {m['date_utc']}.\n"
     )
 
 
@@ -928,7 +869,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=DEMO_PICK_SEED,
                    help="data set seed (default 2: the demo's unseen set)")
     p.add_argument("--model-size", type=int, default=None,
-                   help="also run on normalize_micrograph output of this size (default: side / 2; 0 = skip)")
+                   help="also run on normalize_micrograph output binned to this side (default: side / 2, the "
+                        "demo's 40 px particles at cpu_small's 20 px working scale; 0 = skip)")
     p.add_argument("--bank", type=int, default=None,
                    help="also score a bank of this many single-projection templates, max z (default 16; "
                         "quick 4; 0 = skip)")
