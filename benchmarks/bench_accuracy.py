@@ -407,7 +407,7 @@ def write_outputs(result: dict, prefix: Path) -> None:
                       few.reindex(columns=ROW_COLUMNS).to_csv(index=False, float_format="%.4f"))
     md = [f"# Accuracy benchmark\n\nMachine: {common.machine_line(result['machine'])}\n",
           f"Backbone: {result['config']['backbone']}; {result['config']['n_labelled']} labelled micrographs "
-          f"(4 train + 1 validation), {result['config']['epochs']} epochs.\n\n"]
+          f"(one of them for validation), {result['config']['epochs']} epochs.\n\n"]
     md.append(common.markdown_table(result["rows"], MD_COLUMNS))
     if result["fewshot"]:
         md.append(f"\n## Few-shot curves ({result['config']['fewshot_steps']} gradient steps per run)\n\n")
