@@ -13,15 +13,18 @@ best F1 over FOM cut-offs, pixel Dice at 256 x 256) on
 
 Pickers: samcryo ``cpu_small`` with each prompt (``head``, ``prefix``, ``encoder``) and the
 ``finetune`` / ``none`` baselines, few-shot trained in-process with the library's own
-``train_prompt`` on a handful of labelled micrographs (the paper's 4 train + 1 validation); the
-built-in LoG picker; Topaz 0.3.20 with its pretrained ResNet16 detector through its own command
-line (``topaz preprocess`` then ``topaz extract``), installed apart from samcryo's environment::
+``train_prompt`` on a handful of labelled micrographs (the paper's 4 train + 1 validation), every
+micrograph binned to the backbone's working scale and segmented tile by tile as the workflow does,
+scored at the workflow's export threshold; the built-in LoG picker; Topaz 0.3.20 with its
+pretrained ResNet16 detector through its own command line (``topaz preprocess`` then
+``topaz extract``), installed apart from samcryo's environment::
 
     .venv/bin/pip install --no-deps --target benchmarks/.topaz topaz-em==0.3.20 scikit-learn \\
         tqdm h5py future joblib threadpoolctl narwhals cloudpickle
 
 Few-shot curves: best F1 and Dice against the number of labelled micrographs per prompt, with a
-fixed budget of gradient steps (epochs = steps / training images) so every point costs the same.
+fixed budget of gradient steps (epochs = steps / tiles per epoch, :func:`common.train_epochs`) so
+every point costs the same.
 
 Run (about 30-40 min on 2 shared cores with the defaults; writes as it goes)::
 
@@ -59,28 +62,25 @@ TOPAZ_DIR = common.REPO / "benchmarks" / ".topaz"
 # --------------------------------------------------------------------------------------------
 
 class Prepared:
-    """A data set plus its test micrographs normalized once to the model size (shared by pickers)."""
+    """A data set plus its test micrographs normalized once at the working scale (shared by pickers)."""
 
-    def __init__(self, ds: common.LabelledSet, model_size: int):
-        from samcryo_core.io.micrograph import read_micrograph
-        from samcryo_core.preprocess.normalize import normalize_micrograph
-
+    def __init__(self, ds: common.LabelledSet, particle_px: float):
         self.ds = ds
-        self.model_size = model_size
-        self.normalized: dict[str, tuple[np.ndarray, object]] = {}
-        for t in ds.test:
-            mic = read_micrograph(t.image)
-            self.normalized[t.name] = normalize_micrograph(
-                mic.data, model_size, name=t.name, source=t.image, pixel_size_A=mic.pixel_size_A)
+        self.particle_px = particle_px
+        self.normalized: dict[str, tuple[np.ndarray, object]] = {
+            t.name: common.normalize_file(t.image, name=t.name, diameter_A=ds.diameter_A,
+                                          particle_px=particle_px, pixel_size_A=ds.pixel_size_A)
+            for t in ds.test}
         self._examples: list | None = None
 
-    def examples(self, img_size: int, mask_size: int) -> list:
+    def examples(self) -> list:
         """Training examples in the data set's fixed order (read and normalized once)."""
         from samcryo_core.training.dataset import load_example
 
         if self._examples is None:
             self._examples = [
-                load_example(img, lbl, img_size, mask_size, label_format=self.ds.label_format,
+                load_example(img, lbl, particle_px=self.particle_px, diameter_A=self.ds.diameter_A,
+                             pixel_size_A=self.ds.pixel_size_A, label_format=self.ds.label_format,
                              diameter_px=self.ds.diameter_px if self.ds.kind == "real" else None,
                              flip_y=self.ds.flip_y)
                 for img, lbl in self.ds.train
@@ -104,17 +104,11 @@ def pick_with_log(prep: Prepared) -> tuple[dict, dict]:
 
 
 def samcryo_infer(prep: Prepared, model, tta: str = "none") -> tuple[dict, float]:
-    """Probability maps -> picks exactly as ``samcryo segment`` + ``samcryo extract`` do (defaults;
-    ``tta`` as ``segment.tta``)."""
-    from samcryo_core.inference.segment import predict_probabilities, resize_to
-    from samcryo_core.particles.extraction import extract_particles
-
+    """Every candidate as ``samcryo segment`` + ``samcryo extract`` make them (defaults; ``tta`` as
+    ``segment.tta``); the export threshold is applied when scoring."""
     t0 = time.perf_counter()
-    picks = {}
-    for name, (img, mapping) in prep.normalized.items():
-        x = resize_to(img, model.img_size)[None]
-        prob = predict_probabilities(model, x, [mapping.model_size], "cpu", tta=tta)[0]
-        picks[name] = extract_particles(prob, mapping, diameter_px=prep.ds.diameter_px)
+    picks = {name: common.samcryo_picks(model, img, mapping, prep.ds.diameter_px, tta)
+             for name, (img, mapping) in prep.normalized.items()}
     return picks, (time.perf_counter() - t0) / max(1, len(picks))
 
 
@@ -127,44 +121,44 @@ def prompt_config(prompt: str) -> dict | None:
     return None
 
 
-def train_samcryo(prep: Prepared, prompt: str, n_labelled: int, epochs: int, work: Path,
-                  checkpoint: Path | None, seed: int) -> tuple[object, dict]:
-    """Few-shot train ``prompt`` on the first ``n_labelled`` labelled micrographs; return best model."""
+def train_samcryo(prep: Prepared, prompt: str, n_labelled: int, epochs: int | None, work: Path,
+                  checkpoint: Path | None, seed: int, min_steps: int = 0) -> tuple[object, dict]:
+    """Few-shot train ``prompt`` on the first ``n_labelled`` labelled micrographs; return best model.
+
+    ``epochs`` None: as many epochs as reach ``min_steps`` gradient steps, at least 2 (few-shot).
+    """
     from samcryo_core.inference.loading import build_base_model, load_model
-    from samcryo_core.training.dataset import SegmentationDataset, split_train_val
+    from samcryo_core.training.dataset import split_train_val
     from samcryo_core.training.prompt_file import RANDOM_INIT, base_sha256
-    from samcryo_core.training.trainer import train_prompt
 
     model = build_base_model(VARIANT, prompt, checkpoint, prompt_config=prompt_config(prompt), seed=seed)
-    examples = prep.examples(model.img_size, model.mask_size)[:n_labelled]
-    train, val = split_train_val(examples, 0.2, seed)
+    train, val = split_train_val(prep.examples()[:n_labelled], 0.2, seed)
     base = base_sha256(checkpoint, None)
     out = work / f"{prep.ds.name}_{prompt}_n{n_labelled}.pt"
-    for stale in (out, out.with_name(out.stem + ".last.pt")):
-        stale.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    res = train_prompt(
-        model, SegmentationDataset(train, augment=True), SegmentationDataset(val), epochs=epochs,
-        out_path=out, seed=seed, device="cpu", resume=False, progress=None,
+    res, per_epoch, epochs = common.train_epochs(
+        model, train, val, epochs=epochs, min_steps=min_steps, out_path=out, seed=seed,
         base_meta={"base_checkpoint": checkpoint.name if checkpoint else None, "base_sha256": base,
                    "base_seed": seed if base == RANDOM_INIT else None},
     )
     train_s = time.perf_counter() - t0
     best, _info = load_model(VARIANT, checkpoint, prompt_file=out)
     return best, {"n_labelled": n_labelled, "n_train": len(train), "n_val": len(val), "epochs": epochs,
-                  "steps": epochs * len(train), "train_s": train_s, "best_epoch": res.best_epoch,
+                  "steps": res.steps, "steps_per_epoch": per_epoch, "train_s": train_s,
+                  "best_epoch": math.ceil(res.best_step / per_epoch), "best_step": res.best_step,
                   "best_val_dice": res.best_val_dice}
 
 
-def pick_with_samcryo(prep: Prepared, prompt: str, n_labelled: int, epochs: int, work: Path,
-                      checkpoint: Path | None, seed: int, tta: str = "none") -> tuple[dict, dict]:
+def pick_with_samcryo(prep: Prepared, prompt: str, n_labelled: int, epochs: int | None, work: Path,
+                      checkpoint: Path | None, seed: int, tta: str = "none",
+                      min_steps: int = 0) -> tuple[dict, dict]:
     from samcryo_core.inference.loading import load_model
 
     if prompt == "none":
         model, _ = load_model(VARIANT, checkpoint, prompt="none", seed=seed)
         facts: dict = {"n_labelled": 0, "epochs": 0}
     else:
-        model, facts = train_samcryo(prep, prompt, n_labelled, epochs, work, checkpoint, seed)
+        model, facts = train_samcryo(prep, prompt, n_labelled, epochs, work, checkpoint, seed, min_steps)
     picks, per_mic = samcryo_infer(prep, model, tta)
     facts["pick_s_per_micrograph"] = per_mic
     facts["tta"] = tta
@@ -299,18 +293,21 @@ def run(args: argparse.Namespace) -> dict:
     checkpoint = Path(args.checkpoint) if args.checkpoint else common.shipped_backbone()
     backbone = (str(checkpoint) if checkpoint
                 else "random-init (pre-trained cpu_small backbone not shipped yet)")
+    scale = common.working_scale(VARIANT, checkpoint)
+    threshold = common.operating_point("samcryo")
     topaz_reason = None
     if "topaz" in args.pickers:
         topaz_reason = topaz_available(Path(args.topaz_dir))
     result: dict = {
         "benchmark": "bench_accuracy", "machine": common.machine_info(),
-        "config": {"variant": VARIANT, "backbone": backbone, "model_size": 512,
+        "config": {"variant": VARIANT, "backbone": backbone, "tile_px": 512,
+                   "working_scale": scale.to_dict(),
                    "n_labelled": args.n_labelled, "epochs": args.epochs,
                    "fewshot_sizes": args.fewshot_sizes, "fewshot_steps": args.fewshot_steps,
                    "threads": args.threads, "seed": args.seed, "head_config": prompt_config("head"),
                    "tta": args.tta,
                    "matching": "Hungarian, centre distance <= 0.5 x true diameter",
-                   "operating_points": {"samcryo": "extract defaults (probability >= 0.5)",
+                   "operating_points": {"samcryo": f"export.threshold: fom >= {threshold:g}",
                                         "log": "pick-log defaults (threshold 2 SD)",
                                         "topaz": "score >= 0 (p >= 0.5); ranked list from -t -6"}},
         "datasets": [], "rows": [], "fewshot": [], "skipped": [],
@@ -327,7 +324,7 @@ def run(args: argparse.Namespace) -> dict:
     t_start = time.perf_counter()
     for ds in build_datasets(args, work):
         result["datasets"].append(ds.describe())
-        prep = Prepared(ds, 512)
+        prep = Prepared(ds, scale.particle_px)
         print(f"[{time.perf_counter() - t_start:7.0f}s] {ds.name}: {len(ds.test)} test micrographs, "
               f"{sum(len(t.truth_xy) for t in ds.test)} particles", flush=True)
         for picker in args.pickers:
@@ -336,7 +333,7 @@ def run(args: argparse.Namespace) -> dict:
             try:
                 if picker == "log":
                     picks, facts = pick_with_log(prep)
-                    min_fom = None
+                    min_fom = common.operating_point("log")
                 elif picker == "topaz":
                     picks, facts = pick_with_topaz(prep, work, Path(args.topaz_dir), args.threads)
                     min_fom = 0.5
@@ -348,7 +345,7 @@ def run(args: argparse.Namespace) -> dict:
                         continue
                     picks, facts = pick_with_samcryo(prep, picker, n_lab, args.epochs, work / "prompts",
                                                      checkpoint, args.seed, args.tta)
-                    min_fom = None
+                    min_fom = threshold
             except Exception as exc:  # record and go on: one picker failing must not lose the others
                 result["skipped"].append({"dataset": ds.name, "picker": picker,
                                           "reason": f"{type(exc).__name__}: {exc}"})
@@ -369,19 +366,18 @@ def run(args: argparse.Namespace) -> dict:
                         result["skipped"].append({"dataset": ds.name, "picker": prompt, "fewshot_n": n,
                                                   "reason": f"only {len(ds.train)} labelled micrographs"})
                         continue
-                    n_train = n - 1 if n > 1 and n <= 5 else (n if n == 1 else n - max(1, round(0.2 * n)))
-                    epochs = max(2, math.ceil(args.fewshot_steps / max(1, n_train)))
                     try:
-                        picks, facts = pick_with_samcryo(prep, prompt, n, epochs, work / "prompts",
-                                                         checkpoint, args.seed, args.tta)
+                        picks, facts = pick_with_samcryo(prep, prompt, n, None, work / "prompts",
+                                                         checkpoint, args.seed, args.tta,
+                                                         min_steps=args.fewshot_steps)
                     except Exception as exc:
                         result["skipped"].append({"dataset": ds.name, "picker": prompt, "fewshot_n": n,
                                                   "reason": f"{type(exc).__name__}: {exc}"})
                         continue
-                    score = common.score_picks(ds.test, picks)
+                    score = common.score_picks(ds.test, picks, min_fom=threshold)
                     result["fewshot"].append(pickers_row(ds.name, prompt, score, facts))
                     print(f"[{time.perf_counter() - t_start:7.0f}s]   few-shot {prompt:8s} n={n:2d} "
-                          f"epochs {epochs:3d}: F1 {score['f1']:.3f} bestF1 {score['best_f1']:.3f} "
+                          f"epochs {facts['epochs']:3d}: F1 {score['f1']:.3f} bestF1 {score['best_f1']:.3f} "
                           f"Dice {common.fmt_num(score['dice'])}", flush=True)
                     save()
     result["total_s"] = time.perf_counter() - t_start
@@ -411,7 +407,7 @@ def write_outputs(result: dict, prefix: Path) -> None:
                       few.reindex(columns=ROW_COLUMNS).to_csv(index=False, float_format="%.4f"))
     md = [f"# Accuracy benchmark\n\nMachine: {common.machine_line(result['machine'])}\n",
           f"Backbone: {result['config']['backbone']}; {result['config']['n_labelled']} labelled micrographs "
-          f"(4 train + 1 validation), {result['config']['epochs']} epochs.\n\n"]
+          f"(one of them for validation), {result['config']['epochs']} epochs.\n\n"]
     md.append(common.markdown_table(result["rows"], MD_COLUMNS))
     if result["fewshot"]:
         md.append(f"\n## Few-shot curves ({result['config']['fewshot_steps']} gradient steps per run)\n\n")

@@ -10,16 +10,18 @@ trainable prompt. This benchmark runs the same few-shot recipe on
 
 for each prompt type asked for (``none`` = zero-shot, no training), on demo-like data: the demo's
 protein (160 A, simulator ``type_seed`` 0, which pre-training never saw), 4 A/px, 1024 x 1024,
-SNR 0.01 (the simulator's default), junk on. Labelled micrographs go through the training code
-path (``load_example`` -> ``SegmentationDataset`` -> ``split_train_val`` -> ``train_prompt``),
-unseen micrographs through ``normalize_micrograph`` -> ``predict_probabilities`` ->
-``extract_particles`` (the demo's extraction defaults) and are scored with samcryo's Hungarian
-matching at 0.5 x diameter. For each run it records the F1 of the checkpoint ``train_prompt``
-keeps (best validation Dice) at several thresholds, the unseen-set F1 after every epoch (to choose
-the demo's epochs), and wall times.
+SNR 0.01 (the simulator's default), junk on. Every micrograph is binned to the backbone's working
+scale (the sample's [smallest, largest] diameter, as ``config.yaml`` gives it). Labelled
+micrographs go through the training code path (``load_example`` -> ``split_train_val`` ->
+``TileDataset`` -> ``train_prompt``, budget in epochs: ``common.train_epochs``), unseen
+micrographs through ``normalize_micrograph`` -> ``probability_map`` (tiled) ->
+``extract_particles`` (the demo's extraction defaults) and are scored with samcryo's evaluation
+(``common.score_picks``: Hungarian matching within 0.5 x each true particle's diameter). For each
+run it records the F1 of the checkpoint ``train_prompt`` keeps (best validation Dice) at several
+FOM thresholds, the unseen-set F1 after every epoch (to choose the demo's epochs), and wall times.
 
     .venv/bin/python benchmarks/bench_pretraining_gain.py                 # default comparison
-    .venv/bin/python benchmarks/bench_pretraining_gain.py --prompts head --epochs 6 --quick
+    .venv/bin/python benchmarks/bench_pretraining_gain.py --prompts head --epochs 6 --n-train 4 --n-test 2
 
 Writes benchmarks/results/pretraining_gain.json (``--out``). Runs on 2 CPU threads.
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -35,10 +38,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+ROOT = common.REPO
 WEIGHTS = ROOT / "samcryo_core/src/samcryo_core/weights/cpu_small_backbone.pt"
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+PIXEL_SIZE_A = 4.0  # the simulator's default, the demo's
 
 
 def demo_data(cache: Path, n_train: int, n_test: int, snr: float, seed: int,
@@ -57,55 +65,53 @@ def demo_data(cache: Path, n_train: int, n_test: int, snr: float, seed: int,
     return train_dir, test_dir
 
 
-def load_unseen(test_dir: Path, img_size: int) -> list[dict]:
-    """Normalized unseen micrographs with their truth (original frame)."""
+def load_unseen(test_dir: Path, particle_px: float, diameter_A) -> list[dict]:
+    """Unseen micrographs at the working scale with their truth (original frame)."""
     from samcryo_core.evaluation.truth_io import read_truth
-    from samcryo_core.io.micrograph import read_micrograph
-    from samcryo_core.preprocess.normalize import normalize_micrograph
 
     out = []
     for mrc in sorted((test_dir / "micrographs").glob("*.mrc")):
-        mic = read_micrograph(mrc)
-        img, mapping = normalize_micrograph(
-            mic.data, img_size, name=mrc.stem, source=str(mrc), pixel_size_A=mic.pixel_size_A
-        )
+        img, mapping = common.normalize_file(mrc, name=mrc.stem, diameter_A=diameter_A,
+                                             particle_px=particle_px)
         truth = read_truth(test_dir / "truth" / f"{mrc.stem}.star")
         out.append({"image": img, "mapping": mapping, "truth": truth})
     return out
 
 
 def predict(model, unseen: list[dict], tta: str = "none") -> tuple[list[np.ndarray], float]:
-    from samcryo_core.inference.segment import predict_probabilities
+    """Tiled probability maps of the unseen micrographs and the seconds per micrograph."""
+    from samcryo_core.inference.segment import probability_map
 
     t0 = time.perf_counter()
-    probs = [predict_probabilities(model, u["image"][None], [model.img_size], "cpu", tta=tta)[0]
-             for u in unseen]
+    probs = [probability_map(model, u["image"], u["mapping"], tta=tta) for u in unseen]
     return probs, (time.perf_counter() - t0) / max(1, len(unseen))
 
 
-def score(probs: list[np.ndarray], unseen: list[dict], diameter_px, threshold: float) -> dict:
-    """Pooled particle P/R/F1 over the unseen set (demo extraction defaults)."""
-    from samcryo_core.evaluation.matching import match_picks, scores
+def candidates(probs: list[np.ndarray], unseen: list[dict], diameter_px) -> list[pd.DataFrame]:
+    """Every candidate of each map (demo extraction defaults; the threshold comes at scoring)."""
     from samcryo_core.particles.extraction import extract_particles
 
-    tp = fp = fn = 0
-    for prob, u in zip(probs, unseen, strict=True):
-        picks = extract_particles(prob, u["mapping"], diameter_px=diameter_px, threshold=threshold)
-        truth = u["truth"][["x", "y"]].to_numpy() if len(u["truth"]) else np.zeros((0, 2))
-        # each true particle matches within half its own diameter, as `samcryo evaluate` does
-        radius = 0.5 * u["truth"]["diameter_px"].to_numpy() if len(u["truth"]) else 1.0
-        m = match_picks(picks[["x", "y"]].to_numpy(), truth, radius)
-        tp, fp, fn = tp + m.tp, fp + m.fp, fn + m.fn
-    p, r, f1 = scores(tp, fp, fn)
-    return {
-        "threshold": threshold,
-        "precision": round(p, 4),
-        "recall": round(r, 4),
-        "f1": round(f1, 4),
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-    }
+    return [extract_particles(prob, u["mapping"], diameter_px=diameter_px)
+            for prob, u in zip(probs, unseen, strict=True)]
+
+
+def score_candidates(picks: list[pd.DataFrame], unseen: list[dict], threshold: float) -> dict:
+    """Pooled particle P/R/F1 of the candidates with FOM >= ``threshold`` (samcryo's evaluation:
+    each true particle matched within half its own diameter, as ``samcryo evaluate`` does)."""
+    tests, by_name = [], {}
+    for df, u in zip(picks, unseen, strict=True):
+        m, t = u["mapping"], u["truth"]
+        tests.append(common.TestMicrograph(m.micrograph, m.source, t[["x", "y"]].to_numpy(np.float64),
+                                           t["diameter_px"].to_numpy(np.float64), tuple(m.original_shape)))
+        by_name[m.micrograph] = df
+    s = common.score_picks(tests, by_name, min_fom=threshold)
+    return {"threshold": threshold, "precision": round(s["precision"], 4), "recall": round(s["recall"], 4),
+            "f1": round(s["f1"], 4), "tp": s["tp"], "fp": s["fp"], "fn": s["fn"]}
+
+
+def score(probs: list[np.ndarray], unseen: list[dict], diameter_px, threshold: float) -> dict:
+    """Pooled particle P/R/F1 over the unseen set at one FOM threshold."""
+    return score_candidates(candidates(probs, unseen, diameter_px), unseen, threshold)
 
 
 def build(backbone: str, prompt: str, prompt_config: dict | None, sha256: str | None):
@@ -122,9 +128,8 @@ def run_one(
 ) -> dict:
     """One (backbone, prompt) cell: train (unless ``none``), then score the unseen set."""
     from samcryo_core.model.prompts.head import CPU_DEMO_HEAD_CONFIG
-    from samcryo_core.training.dataset import SegmentationDataset, load_example, match_labels, split_train_val
+    from samcryo_core.training.dataset import load_example, match_labels, split_train_val
     from samcryo_core.training.prompt_file import read_prompt_file
-    from samcryo_core.training.trainer import train_prompt
 
     config = dict(CPU_DEMO_HEAD_CONFIG) if prompt == "head" else None
     model = build(backbone, prompt, config, sha256)
@@ -133,16 +138,19 @@ def run_one(
     if prompt != "none":
         images = sorted((train_dir / "micrographs").glob("*.mrc"))
         pairs = match_labels(images, labels_dir=train_dir / "truth")
-        examples = [load_example(i, lbl, model.img_size, model.mask_size) for i, lbl in pairs]
+        examples = [load_example(i, lbl, particle_px=args.particle_px, diameter_A=args.diameter_A)
+                    for i, lbl in pairs]
         train, val = split_train_val(examples, 0.2, args.seed)
         lr = args.lr.get(prompt)
         epoch_box = {"n": 0}
 
-        def progress(line: str) -> None:  # called after every epoch with the epoch's weights loaded
-            if line.startswith("epoch"):
+        def progress(line: str) -> None:  # called after every epoch's validation, weights as trained
+            if line.startswith("step"):
                 epoch_box["n"] += 1
                 if args.curve:
+                    model.eval()
                     probs, _ = predict(model, unseen)  # per-epoch curve: no TTA (8x cheaper)
+                    model.train()
                     s = score(probs, unseen, args.diameter_px, 0.5)
                     curve.append(
                         {
@@ -156,17 +164,9 @@ def run_one(
             print(f"  [{backbone}/{prompt}] {line}", file=sys.stderr, flush=True)
 
         t0 = time.perf_counter()
-        result = train_prompt(
-            model,
-            SegmentationDataset(train, augment=True),
-            SegmentationDataset(val),
-            epochs=args.epochs,
-            lr=lr,
-            batch_size=1,
-            out_path=workdir / f"{backbone}_{prompt}.pt",
-            seed=args.seed,
-            resume=False,
-            progress=progress,
+        result, per_epoch, _ = common.train_epochs(
+            model, train, val, epochs=args.epochs, lr=lr, out_path=workdir / f"{backbone}_{prompt}.pt",
+            seed=args.seed, progress=progress,
             base_meta={"base_sha256": sha256 if backbone == "pretrained" else "random-init"},
         )
         train_s = time.perf_counter() - t0
@@ -176,15 +176,17 @@ def run_one(
             n_train=len(train),
             n_val=len(val),
             epochs=args.epochs,
+            steps=result.steps,
             lr=lr or "prompt default",
-            best_epoch=result.best_epoch,
+            best_epoch=math.ceil(result.best_step / per_epoch),
             best_val_dice=round(result.best_val_dice, 4),
             train_seconds_incl_curve=round(train_s, 1),
             n_trainable=sum(p.numel() for p in model.trainable_parameters()),
         )
     model.eval()
     probs, infer_s = predict(model, unseen, args.tta)
-    by_thr = [score(probs, unseen, args.diameter_px, t) for t in THRESHOLDS]
+    picks = candidates(probs, unseen, args.diameter_px)
+    by_thr = [score_candidates(picks, unseen, t) for t in THRESHOLDS]
     best = max(by_thr, key=lambda s: s["f1"])
     at05 = next(s for s in by_thr if s["threshold"] == 0.5)
     row.update(
@@ -258,9 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     # Extraction's expected size, as config.yaml gives it: the sample's [smallest, largest] at 4 A/px.
-    from samcryo_core.particles.diameter import as_diameter
+    from samcryo_core.particles.diameter import as_diameter, scale_diameter
 
-    args.diameter_px = as_diameter([min(args.diameters_A) / 4.0, max(args.diameters_A) / 4.0])
+    args.diameter_A = as_diameter([min(args.diameters_A), max(args.diameters_A)])
+    args.diameter_px = scale_diameter(args.diameter_A, 1.0 / PIXEL_SIZE_A)
+    scale = common.working_scale("cpu_small", WEIGHTS)
+    args.particle_px = scale.particle_px
 
     sha = sha256_file(WEIGHTS)
     meta = read_backbone_metadata(WEIGHTS)
@@ -269,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     train_dir, test_dir = demo_data(args.cache, args.n_train, args.n_test, args.snr, args.seed,
                                     tuple(args.diameters_A))
-    unseen = load_unseen(test_dir, 512)
+    unseen = load_unseen(test_dir, args.particle_px, args.diameter_A)
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for prompt in args.prompts:
@@ -281,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             "extract_diameter_px": args.diameter_px,
             "protein": "simulator type_seed 0 shapes (not seen in pre-training)",
             "tta": args.tta,
-            "pixel_size_A": 4.0,
+            "pixel_size_A": PIXEL_SIZE_A,
+            "working_scale": scale.to_dict(),
             "shape": [1024, 1024],
             "snr": args.snr,
             "junk": True,
@@ -302,8 +308,9 @@ def main(argv: list[str] | None = None) -> int:
         {
             "what": "few-shot particle picking on demo-like simulated micrographs, frozen pre-trained vs "
             "frozen random-init cpu_small backbone (same prompt recipe, same data)",
-            "scoring": "samcryo extract_particles (demo defaults, diameter 40 px) + Hungarian matching "
-            "within 0.5 x each true particle's diameter, pooled over the unseen micrographs",
+            "scoring": "samcryo extract_particles (demo defaults, the sample's diameter range) at each FOM "
+            "threshold, scored with samcryo_core.evaluation (Hungarian matching within 0.5 x each true "
+            "particle's diameter), pooled over the unseen micrographs",
             "weights": {
                 "file": WEIGHTS.name,
                 "sha256": sha,

@@ -13,7 +13,8 @@ Method: simulate the demo's sample (130/160/190 A, 80 particles per field of 409
 1-3 um, junk off so only particles and noise are measured) at the detector pixel (1 A/px,
 4096 x 4096) with ``keep_clean``; Fourier-crop the particle signal and the noise (image - clean)
 separately with samcryo's own ``fourier_resample`` to 1024 (4 A/px, the demo's micrographs) and to
-512 (8 A/px, the model input); at each size measure the simulator's SNR (signal variance over the
+512 (8 A/px, about the model input: ``cpu_small``'s working scale of 20 px bins the demo's
+130-190 A sample to 7.9 A/px); at each size measure the simulator's SNR (signal variance over the
 binned particle discs / noise variance off the discs). The SNR is linear in the signal power, so
 the ratio converts any demo SNR to its detector-pixel value.
 
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     model = summary["bin8"]["ratio_to_native_median"]
     result = {
         "what": "per-pixel SNR (simulator definition) of the same particles at the detector pixel, "
-                "after 4x binning (the demo's micrographs) and 8x (the cpu_small model input)",
+                "after 4x binning (the demo's micrographs) and 8x (about the cpu_small model input at its "
+                "working scale)",
         "diameters_A": list(DEMO_DIAMETERS_A), "junk": False, "requested_native_snr": args.snr,
         "summary": summary,
         "demo_snr_at_detector_pixel": {str(s): round(s / demo, 5) for s in (0.05, 0.1, 0.2, 0.3)},

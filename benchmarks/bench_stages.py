@@ -7,17 +7,20 @@ that stage makes, so its peak resident memory (``ru_maxrss``, read with ``os.wai
 that child, forked from a small launcher, see ``common.run_measured``) is its own:
 
 * ``ingest``: open + validate the MRC (``validate_micrograph``: header, pixels, pixel size);
-* ``normalize``: read, Fourier-crop to the 512 model input, standardize, pad
-  (``normalize_micrograph``), write the normalized MRC + frame sidecar;
-* ``segment``: ``cpu_small`` + prefix prompt (random weights: time does not depend on values),
-  ``segment_chunk`` on the micrograph; split into the model forward (``SegmentStats.model_s``) and
-  everything else (read normalized MRC + sidecar, resize, upsample, sigmoid, float16 MRC write);
-  the one-off model build is reported apart (a chunk job pays it once for many micrographs);
-* ``extract``: read the probability map, threshold + watershed + filters + map back
-  (``extract_particles``), write the picks CSV. The map is rendered from the simulator's truth
+* ``normalize``: read, Fourier-bin to the working scale of ``cpu_small`` (160 A particles at
+  1 A/px to 20 px: 512 x 512 and 720 x 512), standardize (``normalize_micrograph``), write the
+  normalized MRC + frame sidecar;
+* ``segment``: ``cpu_small`` + prefix prompt (the shipped backbone if present; time does not
+  depend on weight values), ``segment_chunk`` on the micrograph, tile by tile; split into the
+  model forward (``SegmentStats.model_s``) and everything else (read normalized MRC + sidecar,
+  cut tiles, upsample, stitch, sigmoid, float16 MRC write); the one-off model build is reported
+  apart (a chunk job pays it once for many micrographs);
+* ``extract``: read the probability map, candidates above the floor + watershed + filters + map
+  back (``extract_particles``), write the picks CSV. The map is rendered from the simulator's truth
   (a trained-model-like map with every particle present), because a random-weight model's map
   would not exercise the watershed and filters the way a real one does;
-* ``export``: RELION coordinate STAR + index and cryoSPARC particles STAR for the micrograph;
+* ``export``: RELION coordinate STAR + index and cryoSPARC particles STAR for the micrograph, at
+  the workflow's export threshold;
 * ``pick_log``: the classical LoG picker on the normalized micrograph (its peer: segment + extract).
 
 Every stage is repeated ``--reps`` times on fresh output folders; medians are reported. Wall times
@@ -46,7 +49,7 @@ STAGES = ("idle", "ingest", "normalize", "segment", "extract", "export", "pick_l
 SIZES = {"4096x4096": (4096, 4096), "5760x4092": (4092, 5760)}  # name (W x H) -> (H, W)
 PIXEL_SIZE_A = 1.0
 DIAMETER_A = 160.0
-MODEL_SIZE = 512
+VARIANT = "cpu_small"
 RESULTS = common.REPO / "benchmarks" / "results"
 
 
@@ -109,8 +112,9 @@ def worker(stage: str, mrc: Path, out_dir: Path, threads: int) -> dict:
         data = np.asarray(mic.data)
         res["read_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        img, mapping = normalize_micrograph(data, MODEL_SIZE, name=name, source=str(mrc),
-                                            pixel_size_A=mic.pixel_size_A)
+        particle_px = common.working_scale(VARIANT, common.shipped_backbone()).particle_px
+        img, mapping = normalize_micrograph(data, name=name, source=str(mrc), pixel_size_A=mic.pixel_size_A,
+                                            diameter_A=DIAMETER_A, particle_px=particle_px)
         res["compute_s"] = time.perf_counter() - t
         t = time.perf_counter()
         write_mrc(norm_mrc, img, mapping.normalized_pixel_size_A)
@@ -124,7 +128,7 @@ def worker(stage: str, mrc: Path, out_dir: Path, threads: int) -> dict:
 
         torch.set_num_threads(threads)
         t = time.perf_counter()
-        model = build_base_model("cpu_small", "prefix", common.shipped_backbone(), seed=0)
+        model = build_base_model(VARIANT, "prefix", common.shipped_backbone(), seed=0)
         model.eval()
         res["model_build_s"] = time.perf_counter() - t
         rss_before = _rss_mib()
@@ -136,6 +140,7 @@ def worker(stage: str, mrc: Path, out_dir: Path, threads: int) -> dict:
             raise RuntimeError(f"segment failed: {out_rows[0]['reason']}")
         res["model_forward_s"] = stats.model_s
         res["io_pre_post_s"] = stats.total_s - stats.model_s
+        res["tiles"] = stats.tiles
     elif stage == "extract":
         from samcryo_core.particles.extraction import extract_particles
 
@@ -153,9 +158,12 @@ def worker(stage: str, mrc: Path, out_dir: Path, threads: int) -> dict:
         from samcryo_core.export.picks_set import MicrographPicks
         from samcryo_core.export.relion import write_relion
 
+        threshold = common.operating_point("samcryo")
         items = [MicrographPicks(name, str(mrc), read_picks(picks_csv))]
-        write_relion(items, out_dir / "relion", project_dir=mrc.parents[1])
-        write_cryosparc_star(out_dir / "cryosparc" / "particles.star", items, project_dir=mrc.parents[1])
+        write_relion(items, out_dir / "relion", project_dir=mrc.parents[1], min_fom=threshold)
+        write_cryosparc_star(out_dir / "cryosparc" / "particles.star", items, project_dir=mrc.parents[1],
+                             min_fom=threshold)
+        res["n_exported"] = len(items[0].above(threshold))
     elif stage == "pick_log":
         from samcryo_core.pickers.log_picker import pick_log
 
@@ -182,14 +190,14 @@ def _render_truth_probability(mrc: Path, mapping, out: Path, diameter_px: float)
     from samcryo_core.training.labels import read_particles
 
     parts = read_particles(mrc.parents[1] / "truth" / f"{mrc.stem}.star")
-    S = mapping.model_size
+    h, w = mapping.binned_shape
     xn, yn = mapping.to_normalized(parts.x, parts.y)
-    r = 0.5 * diameter_px / (0.5 * (mapping.scale_x + mapping.scale_y))
-    yy, xx = np.mgrid[0:S, 0:S]
-    prob = np.zeros((S, S), dtype=np.float32)
+    r = 0.5 * diameter_px / mapping.mean_scale
+    yy, xx = np.mgrid[0:h, 0:w]
+    prob = np.zeros((h, w), dtype=np.float32)
     for cx, cy in zip(np.atleast_1d(xn), np.atleast_1d(yn), strict=True):
-        r0, r1 = int(max(0, cy - r - 2)), int(min(S, cy + r + 3))
-        c0, c1 = int(max(0, cx - r - 2)), int(min(S, cx + r + 3))
+        r0, r1 = int(max(0, cy - r - 2)), int(min(h, cy + r + 3))
+        c0, c1 = int(max(0, cx - r - 2)), int(min(w, cx + r + 3))
         d2 = (xx[r0:r1, c0:c1] - cx) ** 2 + (yy[r0:r1, c0:c1] - cy) ** 2
         prob[r0:r1, c0:c1] = np.maximum(prob[r0:r1, c0:c1], (d2 <= r * r).astype(np.float32))
     prob = ndimage.gaussian_filter(prob, 1.0)
@@ -208,9 +216,12 @@ def run(args: argparse.Namespace) -> dict:
     inputs = make_inputs(work, sizes, args.particles)
     result: dict = {"benchmark": "bench_stages", "machine": common.machine_info(),
                     "config": {"reps": args.reps, "threads": args.threads,
-                               "model": "cpu_small + prefix prompt",
+                               "model": f"{VARIANT} + prefix prompt",
                                "backbone": str(common.shipped_backbone() or "random-init"),
-                               "model_size": MODEL_SIZE, "pixel_size_A": PIXEL_SIZE_A,
+                               "working_scale": common.working_scale(VARIANT,
+                                                                     common.shipped_backbone()).to_dict(),
+                               "export_threshold": common.operating_point("samcryo"),
+                               "pixel_size_A": PIXEL_SIZE_A,
                                "diameter_A": DIAMETER_A, "particles_per_micrograph": args.particles},
                     "runs": [], "summary": []}
     for tag, mrc in inputs.items():
@@ -241,7 +252,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 MEDIAN_KEYS = ("wall_s", "process_wall_s", "peak_rss_mib", "read_s", "compute_s", "write_s",
-               "model_build_s", "model_forward_s", "io_pre_post_s", "n_picks")
+               "model_build_s", "model_forward_s", "io_pre_post_s", "tiles", "n_picks", "n_exported")
 
 
 def summarise(runs: list[dict], tag: str) -> list[dict]:

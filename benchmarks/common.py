@@ -5,11 +5,16 @@ scorer, on the same micrographs, on a machine that is written down next to them.
 benchmark and the stage benchmark (and the smoke test that keeps them from rotting) take their
 data sets, their scoring and their machine description from here.
 
-Scoring (:func:`score_picks`) uses samcryo's own evaluation code for every picker alike:
-one-to-one Hungarian matching at ``0.5 x`` the true diameter -> TP/FP/FN, P/R/F1 at the picker's
-operating point; AP over the figure of merit (picks pooled over micrographs); the best F1 any
-FOM threshold reaches ("oracle" F1, fair to pickers whose default threshold is badly calibrated
-on a data set); and the papers' pixel Dice of filled circles at 256 x 256.
+Scoring (:func:`score_picks`) is samcryo's own evaluation (:mod:`samcryo_core.evaluation.score`,
+the code ``samcryo evaluate`` runs) for every picker alike: one-to-one Hungarian matching at
+``0.5 x`` the true diameter -> TP/FP/FN, P/R/F1 at the picker's operating point; AP over the figure
+of merit (picks pooled over micrographs); the best F1 any FOM threshold reaches ("oracle" F1, fair
+to pickers whose default threshold is badly calibrated on a data set); and the papers' pixel Dice
+of filled circles at 256 x 256. The operating points are the workflow's own
+(:func:`operating_point`: ``export.threshold`` of ``config.yaml`` for samcryo's candidates).
+
+Micrographs are binned to the backbone's working scale (:func:`working_scale`,
+:func:`normalize_file`), as ``samcryo normalize`` does, and segmented tile by tile.
 """
 
 from __future__ import annotations
@@ -146,7 +151,8 @@ class LabelledSet:
         name: short id used in result tables (``sim_snr0.01``, ``real_10028``).
         kind: ``simulated`` or ``real``.
         diameter_px: particle diameter in original pixels (pickers are told this, as users would).
-        pixel_size_A: original pixel size (None if unknown).
+        pixel_size_A: original pixel size; with :attr:`diameter_A` it sets the binning (a set
+            without a known pixel size uses 1, i.e. the diameter in pixels).
         train: ``(image path, label path)`` pairs in a fixed order; few-shot runs take a prefix.
         label_format: ``auto`` / ``star`` / ``csv`` / ``mask`` (training labels).
         flip_y: training labels count y from the bottom (CryoPPP CSV on raw MRC).
@@ -157,15 +163,21 @@ class LabelledSet:
     name: str
     kind: str
     diameter_px: float
-    pixel_size_A: float | None
+    pixel_size_A: float
     train: list[tuple[str, str]]
     test: list[TestMicrograph]
     label_format: str = "auto"
     flip_y: bool = False
     notes: dict = field(default_factory=dict)
 
+    @property
+    def diameter_A(self) -> float:
+        """The particle diameter in Angstrom: what binning to the working scale needs."""
+        return self.diameter_px * self.pixel_size_A
+
     def describe(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k not in ("train", "test")}
+        d["diameter_A"] = self.diameter_A
         d["n_train_available"] = len(self.train)
         d["n_test"] = len(self.test)
         d["n_test_particles"] = int(sum(len(t.truth_xy) for t in self.test))
@@ -268,17 +280,23 @@ def real_set(name: str, *, train_images: list[str | Path], train_labels_dir: str
              test_images: list[str | Path], test_truth_dir: str | Path, diameter_px: float,
              pixel_size_A: float | None = None, label_format: str = "auto", truth_format: str = "auto",
              flip_y: bool = False, notes: dict | None = None) -> LabelledSet:
-    """A user's labelled micrographs: images + STAR / CryoPPP CSV (``flip_y``) / mask PNGs."""
+    """A user's labelled micrographs: images + STAR / CryoPPP CSV (``flip_y``) / mask PNGs.
+
+    ``pixel_size_A`` defaults to the first test image's header, else 1 (the diameter in pixels
+    then stands for the Angstrom the binning needs).
+    """
     from samcryo_core.io.micrograph import read_micrograph
 
     train = [(str(p), str(_match(Path(p).stem, Path(train_labels_dir)))) for p in train_images]
     test = []
     for p in test_images:
-        shape = tuple(int(v) for v in read_micrograph(p).data.shape)
+        mic = read_micrograph(p)
+        pixel_size_A = pixel_size_A or mic.pixel_size_A
+        shape = tuple(int(v) for v in mic.data.shape)
         xy, diam = read_truth_particles(_match(Path(p).stem, Path(test_truth_dir)), diameter_px=diameter_px,
                                         height=shape[0], flip_y=flip_y, fmt=truth_format)
         test.append(TestMicrograph(Path(p).stem, str(p), xy, diam, shape))  # type: ignore[arg-type]
-    return LabelledSet(name=name, kind="real", diameter_px=diameter_px, pixel_size_A=pixel_size_A,
+    return LabelledSet(name=name, kind="real", diameter_px=diameter_px, pixel_size_A=pixel_size_A or 1.0,
                        train=train, test=test, label_format=label_format, flip_y=flip_y, notes=notes or {})
 
 
@@ -304,26 +322,96 @@ def cryoppp_10028_set(root: str | Path = CRYOPPP_10028) -> LabelledSet:
 
 
 # --------------------------------------------------------------------------------------------
-# One scorer for every picker
+# The working scale, normalization and samcryo's picks, as the workflow makes them
 # --------------------------------------------------------------------------------------------
 
-def best_f1(precision: np.ndarray, recall: np.ndarray, fom: np.ndarray) -> tuple[float, float | None]:
-    """Highest F1 over all FOM cut-offs of a ranked pick list and the FOM at that cut-off."""
-    if len(precision) == 0:
-        return 0.0, None
-    p, r = np.asarray(precision, float), np.asarray(recall, float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
-    # A cut-off can only fall between distinct FOM values: use the last rank of each FOM run.
-    last_of_run = np.append(fom[1:] != fom[:-1], True)
-    f1 = np.where(last_of_run, f1, -1.0)
-    k = int(np.argmax(f1))
-    return float(f1[k]), float(fom[k])
+def working_scale(variant: str, checkpoint: str | Path | None = None):
+    """The backbone's :class:`~samcryo_core.model.scale.WorkingScale` (checkpoint metadata, else
+    the variant's), as ``model.particle_px: null`` gives it in the workflow."""
+    from samcryo_core.model.scale import working_scale as library_working_scale
+
+    return library_working_scale(variant, checkpoint)
+
+
+def normalize_file(path: str | Path, *, name: str, diameter_A: float, particle_px: float,
+                   pixel_size_A: float | None = None):
+    """``(image, FrameMapping)`` of one micrograph file at the working scale, as ``samcryo
+    normalize`` makes it; ``pixel_size_A`` is used where the header has none (PNG)."""
+    from samcryo_core.io.micrograph import read_micrograph
+    from samcryo_core.preprocess.normalize import normalize_micrograph
+
+    mic = read_micrograph(path)
+    return normalize_micrograph(mic.data, name=name, source=str(path),
+                                pixel_size_A=mic.pixel_size_A or pixel_size_A, diameter_A=diameter_A,
+                                particle_px=particle_px)
+
+
+def samcryo_picks(model, image: np.ndarray, mapping, diameter_px, tta: str = "none") -> pd.DataFrame:
+    """Every candidate of one normalized micrograph, as ``samcryo segment`` + ``samcryo extract``
+    make them with their defaults (tiled probability map, candidates above the floor)."""
+    from samcryo_core.inference.segment import probability_map
+    from samcryo_core.particles.extraction import extract_particles
+
+    prob = probability_map(model, image, mapping, tta=tta)
+    return extract_particles(prob, mapping, diameter_px=diameter_px)
+
+
+def train_epochs(model, train: list, val: list, *, epochs: int | None, out_path: str | Path, seed: int,
+                 min_steps: int = 0, lr: float | None = None, progress=None, base_meta: dict | None = None):
+    """Few-shot training with the library's ``train_prompt`` (what ``samcryo train`` runs), its
+    step budget given in epochs; returns ``(TrainResult, steps per epoch, epochs)``.
+
+    An epoch is as many random tiles (batch 1, flips/rotations) as the training micrographs' tile
+    grid holds: one 512 px tile per 1024 px micrograph of 40 px particles, so the benchmarks'
+    budgets mean what they meant before training counted steps. ``epochs`` None: enough epochs
+    for ``min_steps`` steps, at least 2 (a fixed budget per few-shot point). Validation once per
+    epoch, the best kept, no early stop.
+    """
+    from samcryo_core.training.dataset import TileDataset
+    from samcryo_core.training.trainer import train_prompt
+
+    train_set = TileDataset(list(train), tile=model.img_size, augment=True)
+    per_epoch = max(1, len(train_set.grid_tiles()))
+    if epochs is None:
+        epochs = max(2, math.ceil(min_steps / per_epoch))
+    result = train_prompt(model, train_set, TileDataset(list(val), tile=model.img_size),
+                          steps=epochs * per_epoch, val_every=per_epoch, patience=None, lr=lr,
+                          batch_size=1, out_path=out_path, seed=seed, device="cpu", resume=False,
+                          progress=progress, base_meta=base_meta)
+    return result, per_epoch, epochs
+
+
+def operating_point(picker: str) -> float:
+    """The FOM threshold the workflow exports ``picker``'s picks at (``config.yaml``'s defaults:
+    ``export.threshold`` for samcryo, the FOM of ``pick_log.threshold_sd`` for LoG)."""
+    import yaml
+
+    from samcryo_core.workflow.settings import fom_threshold
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    return fom_threshold(config, uses_sam=picker != "log")
+
+
+# --------------------------------------------------------------------------------------------
+# One scorer for every picker: samcryo's evaluation
+# --------------------------------------------------------------------------------------------
+
+def scored_micrograph(t: TestMicrograph, picks: pd.DataFrame | None):
+    """``t`` and its picks as the evaluation code's :class:`~samcryo_core.evaluation.score.Scored`
+    (no picks: an empty table; no ``diameter_px`` column: the truth's mean size, as evaluate does)."""
+    from samcryo_core.evaluation.score import Scored
+
+    df = pd.DataFrame({"x": [], "y": [], "fom": []}) if picks is None else picks
+    if "diameter_px" not in df:
+        df = df.assign(diameter_px=np.nan)
+    truth = pd.DataFrame({"x": t.truth_xy[:, 0], "y": t.truth_xy[:, 1], "diameter_px": t.truth_diameter_px})
+    return Scored(t.name, df.astype({"x": float, "y": float, "fom": float, "diameter_px": float}), truth,
+                  tuple(t.shape))
 
 
 def score_picks(test: list[TestMicrograph], picks: dict[str, pd.DataFrame], *,
                 min_fom: float | None = None, distance_fraction: float = 0.5) -> dict:
-    """Score one picker on a data set with samcryo's evaluation code (see module docstring).
+    """Score one picker on a data set with :mod:`samcryo_core.evaluation.score` (module docstring).
 
     Args:
         test: the scored micrographs (truth in the original frame).
@@ -332,40 +420,19 @@ def score_picks(test: list[TestMicrograph], picks: dict[str, pd.DataFrame], *,
         min_fom: the picker's operating point for P/R/F1 and Dice (AP and best F1 use all picks).
         distance_fraction: match radius as a fraction of the true diameter.
     """
-    from samcryo_core.evaluation.dice import picks_dice
-    from samcryo_core.evaluation.matching import average_precision, match_picks, scores
+    from samcryo_core.evaluation.score import overall_scores, score_micrograph
 
-    tp = fp = fn = 0
-    dices, errors, ap_in = [], [], []
-    n_picks_all = 0
-    for t in test:
-        df = picks.get(t.name)
-        if df is None:
-            df = pd.DataFrame({"x": [], "y": [], "fom": []})
-        max_d = distance_fraction * t.truth_diameter_px
-        all_xy = df[["x", "y"]].to_numpy(dtype=np.float64).reshape(-1, 2)
-        ap_in.append((all_xy, df["fom"].to_numpy(dtype=np.float64), t.truth_xy, max_d))
-        n_picks_all += len(df)
-        op = df if min_fom is None else df.loc[df["fom"] >= min_fom]
-        xy = op[["x", "y"]].to_numpy(dtype=np.float64).reshape(-1, 2)
-        m = match_picks(xy, t.truth_xy, max_d)
-        tp, fp, fn = tp + m.tp, fp + m.fp, fn + m.fn
-        if not math.isnan(m.mean_error_px):
-            errors.append(m.mean_error_px)
-        mean_d = float(np.mean(t.truth_diameter_px)) if len(t.truth_diameter_px) else 0.0
-        pick_d = op["diameter_px"].fillna(mean_d).to_numpy() if "diameter_px" in op else mean_d
-        dices.append(picks_dice(xy, pick_d, t.truth_xy, t.truth_diameter_px, t.shape))
-    p, r, f1 = scores(tp, fp, fn)
-    pr = average_precision(ap_in)
-    bf1, bfom = best_f1(pr.precision, pr.recall, pr.fom)
-    n_truth = int(sum(len(t.truth_xy) for t in test))
+    items = [scored_micrograph(t, picks.get(t.name)) for t in test]
+    table = pd.DataFrame([score_micrograph(it, threshold=min_fom, distance_fraction=distance_fraction)
+                          for it in items])
+    overall = overall_scores(table, items, threshold=min_fom, distance_fraction=distance_fraction, skipped=[])
+    m, mean = overall["micro"], overall["mean_per_micrograph"]
     return {
-        "n_micrographs": len(test), "n_truth": n_truth, "n_picks": tp + fp, "n_picks_ranked": n_picks_all,
-        "tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": f1,
-        "ap": None if math.isnan(pr.ap) else pr.ap, "best_f1": bf1, "best_f1_min_fom": bfom,
-        "dice": float(np.mean(dices)) if dices else None,
-        "mean_error_px": float(np.mean(errors)) if errors else None,
-        "operating_point_min_fom": min_fom,
+        "n_micrographs": len(test), "n_truth": int(table["n_truth"].sum()), "n_picks": m["tp"] + m["fp"],
+        "n_picks_ranked": int(sum(len(it.picks) for it in items)),
+        "tp": m["tp"], "fp": m["fp"], "fn": m["fn"], "precision": m["precision"], "recall": m["recall"],
+        "f1": m["f1"], "ap": m["ap"], "best_f1": m["best_f1"], "best_f1_min_fom": m["best_f1_threshold"],
+        "dice": mean["dice"], "mean_error_px": mean["mean_error_px"], "operating_point_min_fom": min_fom,
     }
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from benchmarks import bench_oracle as bo
+from benchmarks import oracle_filter as of
 
 SHAPE = (256, 256)
 
@@ -22,8 +23,8 @@ SHAPE = (256, 256)
 @pytest.mark.parametrize("bin_factor", [1, 2])
 def test_template_is_centred(bin_factor: int) -> None:
     params = bo.demo_params(0.1, SHAPE)
-    box, centre = bo.render_template(params, n_rotations=16, bin_factor=bin_factor)
-    cx, cy = bo.centre_of_mass(box)
+    box, centre = of.render_template(params, n_rotations=16, bin_factor=bin_factor)
+    cx, cy = of.centre_of_mass(box)
     assert box.shape[0] == box.shape[1] and box.min() > -1e-3 * box.max()
     assert abs(cx - centre) < 0.5 and abs(cy - centre) < 0.5
 
@@ -39,10 +40,10 @@ def test_map_noise_is_unit_z_without_particles() -> None:
     """The analytic noise std of the whitened filter output matches the measured one."""
     params = bo.demo_params(bo.CHANCE_SNR, SHAPE)
     mic = bo.demo_micrograph(params, 0)
-    tpl = bo.render_template(params, n_rotations=8)
-    filt = bo.oracle_filter(mic, tpl, bo.padded_shape(SHAPE, tpl[0].shape[0]))
-    z = bo.score_map(mic.image, mic.junk_mask, filt)
-    assert 0.8 < bo.robust_std(z[~mic.junk_mask]) < 1.25
+    tpl = of.render_template(params, n_rotations=8)
+    filt = of.oracle_filter(mic, tpl, of.padded_shape(SHAPE, tpl[0].shape[0]))
+    z = of.score_map(mic.image, mic.junk_mask, filt)
+    assert 0.8 < of.robust_std(z[~mic.junk_mask]) < 1.25
 
 
 def test_oracle_finds_particles_at_high_snr_and_chance_at_none() -> None:
@@ -64,7 +65,7 @@ def test_oracle_finds_particles_at_high_snr_and_chance_at_none() -> None:
 
 
 def test_integrated_snr() -> None:
-    r = bo.integrated_snr(0.01, 40.0)
+    r = of.integrated_snr(0.01, 40.0)
     assert r["disc_area_px"] == pytest.approx(1256.6, abs=0.1)
     assert r["integrated_snr"] == pytest.approx(12.566, abs=1e-3)
     assert r["ideal_detection_snr"] == pytest.approx(np.sqrt(12.566), abs=1e-3)
@@ -87,9 +88,9 @@ def test_mixture_cli_reports_recall_per_class(tmp_path) -> None:
     assert params.diameters_A == (130.0, 190.0)
     mic = bo.demo_micrograph(params, 0)
     # Per-particle SKE d' splits the micrograph's total exactly.
-    dp = bo.ske_dprime_per_particle(mic)
+    dp = of.ske_dprime_per_particle(mic)
     assert len(dp) == mic.n_particles
-    assert np.sqrt(np.mean(dp**2)) == pytest.approx(bo.ske_dprime(mic), rel=1e-6)
+    assert np.sqrt(np.mean(dp**2)) == pytest.approx(of.ske_dprime(mic), rel=1e-6)
     out = tmp_path / "mix.json"
     assert bo.main(["--quick", "--n", "3", "--snrs", "1", "--n-rotations", "8", "--bank", "2", "--no-chance",
                     "--diameters-A", "130", "190", "--out", str(out)]) == 0

@@ -60,9 +60,11 @@ def test_score_operating_point_and_best_f1():
 
 
 def test_best_f1_never_cuts_inside_a_tie():
-    # Ranks 1-2 share a FOM: a cut-off can keep both or neither, never just the first.
-    f1, fom = common.best_f1(np.array([1.0, 0.5]), np.array([0.5, 0.5]), np.array([0.7, 0.7]))
-    assert f1 == pytest.approx(0.5) and fom == pytest.approx(0.7)
+    # Ranks 1-2 share a FOM (one true, one junk): a cut-off keeps both or neither, never the first.
+    t = _test_mic([[50, 50], [150, 100]])
+    picks = pd.DataFrame({"x": [50, 10], "y": [50, 190], "fom": [0.7, 0.7]})
+    s = common.score_picks([t], {"m": picks})
+    assert s["best_f1"] == pytest.approx(0.5) and s["best_f1_min_fom"] == pytest.approx(0.7)
 
 
 def test_centres_from_mask_splits_touching_discs():
