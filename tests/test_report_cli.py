@@ -56,7 +56,8 @@ def _md_value(md: str, key: str) -> str:
 def test_summary_numbers_match_inputs(full: tuple[SyntheticRun, Path]) -> None:
     run, out = full
     md = (out / "summary.md").read_text()
-    counts = sorted(len(v) for v in run.picks.values())
+    # counts are of the exported picks: FOM at or above the fixture's --threshold 0.5
+    counts = sorted(sum(f >= 0.5 for *_, f in v) for v in run.picks.values())
     assert _md_value(md, "Micrographs in") == str(len(run.picks) + len(run.rejected))
     assert _md_value(md, "Accepted") == str(len(run.picks))
     assert _md_value(md, "Rejected") == f"{len(run.rejected)} (ingest: {len(run.rejected)})"
@@ -84,7 +85,8 @@ def test_tables_match_inputs(full: tuple[SyntheticRun, Path]) -> None:
         rows = {r["micrograph"]: r for r in csv.DictReader(fh)}
     assert set(rows) == set(run.picks) | set(run.rejected)
     for name, picks in run.picks.items():
-        assert rows[name]["status"] == "ok" and int(rows[name]["n_picks"]) == len(picks)
+        exported = sum(f >= 0.5 for *_, f in picks)  # the fixture's --threshold 0.5
+        assert rows[name]["status"] == "ok" and int(rows[name]["n_picks"]) == exported
     with open(out / "tables/rejected.csv", newline="") as fh:
         rej = {r["micrograph"]: r["reason"] for r in csv.DictReader(fh)}
     assert rej == run.rejected

@@ -19,7 +19,7 @@ from samcryo_core.errors import SamcryoError
 COMMANDS: dict[str, str] = {
     "simulate": "make synthetic micrographs with ground-truth picks (tests, demo, benchmarks)",
     "ingest": "validate micrographs of one chunk; write the chunk manifest and rejections",
-    "normalize": "bin (Fourier crop), pad and contrast-normalize micrographs; write frame sidecars",
+    "normalize": "bin each micrograph to the working scale, contrast-normalize; write frame sidecars",
     "fetch-checkpoint": "download an official SAM checkpoint and verify its sha256",
     "train": "train a prompt (head, prefix, encoder, finetune) few-shot from labelled micrographs",
     "segment": "run the prompt-adapted SAM on a chunk of micrographs (model loaded once)",

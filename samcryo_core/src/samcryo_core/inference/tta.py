@@ -8,8 +8,8 @@ turned back to the original orientation first) cancels much of that variance. On
 retraining (docs/demo.md). The price is model time: ``flips`` costs 4x, ``d4`` 8x a single pass,
 which is small for `cpu_small` (about 0.1 s per micrograph) and large for `vit_h` on a GPU.
 
-Every transform used is exactly invertible on the square model input (the pipeline pads to a
-square ``img_size``), so averaged maps stay aligned pixel for pixel with the frame sidecar.
+Every transform used is exactly invertible on the square model input (``segment`` feeds square
+``img_size`` tiles), so averaged tile maps stay aligned pixel for pixel before stitching.
 """
 
 from __future__ import annotations

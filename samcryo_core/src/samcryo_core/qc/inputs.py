@@ -73,7 +73,8 @@ class QcDataset:
 
     Attributes:
         records: micrograph records sorted by name.
-        picks: all picks of accepted micrographs, columns ``PICKS_COLUMNS`` plus ``micrograph``.
+        picks: all candidates of accepted micrographs (above extract's floor), columns
+            ``PICKS_COLUMNS`` plus ``micrograph``; :attr:`exported` are those at the threshold.
         evaluation: overall metrics of this run (report name -> value), empty without truth.
         evaluation_per_micrograph: the evaluation's per-micrograph table, or None.
         compare: other runs' overall metrics (run name -> metric -> value), this run included
@@ -97,10 +98,19 @@ class QcDataset:
     def rejected(self) -> list[MicrographRecord]:
         return [r for r in self.records if r.status != OK]
 
+    @property
+    def exported(self) -> pd.DataFrame:
+        """The picks export writes: candidates at or above ``threshold`` (all without one)."""
+        if self.threshold is None or not len(self.picks):
+            return self.picks
+        fom = pd.to_numeric(self.picks["fom"], errors="coerce")
+        return self.picks[fom.isna() | (fom >= self.threshold)]
+
     def picks_per_micrograph(self) -> pd.Series:
-        """Number of picks of every accepted micrograph (zeros included), in record order."""
+        """Number of exported picks of every accepted micrograph (zeros included), in record order."""
         names = [r.name for r in self.accepted]
-        counts = self.picks.groupby("micrograph").size() if len(self.picks) else pd.Series(dtype=int)
+        picks = self.exported
+        counts = picks.groupby("micrograph").size() if len(picks) else pd.Series(dtype=int)
         return pd.Series([int(counts.get(n, 0)) for n in names], index=names, dtype=int, name="n_picks")
 
 

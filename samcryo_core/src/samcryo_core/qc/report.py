@@ -92,8 +92,8 @@ def compute_stats(ds: QcDataset) -> ReportStats:
     by_stage: dict[str, int] = {}
     for r in ds.rejected:
         by_stage[r.stage] = by_stage.get(r.stage, 0) + 1
-    fom = pd.to_numeric(ds.picks["fom"], errors="coerce").dropna()
-    diam = pd.to_numeric(ds.picks["diameter_px"], errors="coerce").dropna()
+    fom = pd.to_numeric(ds.exported["fom"], errors="coerce").dropna()
+    diam = pd.to_numeric(ds.exported["diameter_px"], errors="coerce").dropna()
     return ReportStats(
         n_inputs=len(ds.records), n_accepted=len(ds.accepted), n_rejected=len(ds.rejected),
         rejected_by_stage=by_stage, n_picks=int(counts.sum()),
@@ -205,7 +205,7 @@ def build_report(ds: QcDataset, out_dir: str | Path, *, sample: int | None = 16,
 
     counts = ds.picks_per_micrograph()
     fom = ds.picks["fom"].to_numpy(dtype=float) if len(ds.picks) else np.array([])
-    diam = ds.picks["diameter_px"].to_numpy(dtype=float) if len(ds.picks) else np.array([])
+    diam = ds.exported["diameter_px"].to_numpy(dtype=float) if len(ds.exported) else np.array([])
     dist.plot_picks_per_micrograph(counts, out / "plots/picks_per_micrograph.png")
     res.plots.append(("Particles per micrograph", "plots/picks_per_micrograph.png"))
     dist.plot_fom_histogram(fom, out / "plots/fom_histogram.png", ds.threshold)
