@@ -224,8 +224,11 @@ def score_run(workdir: Path, ds: dict, prompt: str) -> dict:
     here = os.getcwd()
     os.chdir(workdir)  # the manifests name their files relative to the workflow's folder
     try:
+        # truth without per-particle diameters (the real set) is matched within half this one
+        d = ds["diameter_A"]
+        fallback_px = (math.sqrt(d[0] * d[-1]) if isinstance(d, list) else float(d)) / ds["pixel_size_A"]
         table, overall = evaluate_run(read_manifests(manifests), Path(ds["dir"]).resolve() / "test" / "truth",
-                                      truth_format="star", threshold=threshold)
+                                      truth_format="star", threshold=threshold, diameter_px=fallback_px)
     finally:
         os.chdir(here)
     m = overall["micro"]

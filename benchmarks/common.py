@@ -454,13 +454,13 @@ if pid == 0:
 _, status, usage = os.wait4(pid, 0)
 with open(out, "w") as f:
     json.dump({"rc": os.waitstatus_to_exitcode(status), "wall_s": time.perf_counter() - t0,
-               "peak_rss_mib": usage.ru_maxrss / 1024.0}, f)
+               "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024.0}, f)
 """
 
 
 def run_measured(cmd: list[str], *, env: dict | None = None, cwd: str | Path | None = None,
                  log_path: str | Path | None = None) -> dict:
-    """Run ``cmd``; return wall seconds, rc and the peak RSS of that command alone (``ru_maxrss``).
+    """Run ``cmd``; return wall and CPU seconds, rc and the peak RSS of that command alone.
 
     Why a launcher: on Linux a child's ``ru_maxrss`` starts at its parent's RSS at ``fork`` time
     and survives ``execve``, so a benchmark driver holding 600 MiB would report at least 600 MiB
