@@ -25,7 +25,7 @@ Model of each kind (lengths scale with the largest particle diameter ``D``):
   fringes inside (diffraction contrast), dark.
 - aggregates: clumps of many protein-like Gaussians 1.5-3 ``D`` across, flattened into the ice
   and twice as dense as a particle; CTF-filtered like particles.
-- filaments: long chains of protein Gaussians (width 0.25-0.7 ``D``, length 3-12 ``D``, gently
+- filaments: long chains of protein Gaussians (width 0.3-1 ``D`` by default, length 3-12 ``D``, gently
   curved, with a helical mass repeat) lying in the ice; CTF-filtered like particles.
 """
 
@@ -45,6 +45,7 @@ ICE_EDGE_FRACTION = 0.08  # soft edge of an ice blob, fraction of its radius
 ETHANE_EDGE_FRACTION = 0.04  # ethane droplets are crisp
 CARBON_PHASE_STEP = 2.0  # carbon phase step, in background-noise std (before the CTF)
 ICE_PHASE = 3.0  # ice blob phase contrast, in background-noise std (before the CTF)
+FILAMENT_DENSITY = 1.5  # filaments are solid protein; a blob particle is not (visible like real actin)
 PROTEIN_MASK_LEVEL = 0.1  # protein junk is masked where its density exceeds this share of its peak
 _HARMONICS = np.arange(2, 6)
 
@@ -250,10 +251,10 @@ def _draw_filament(rng: np.random.Generator, shape: tuple[int, int], px: float, 
     x = np.cumsum(np.cos(heading)) * step
     y = np.cumsum(np.sin(heading)) * step
     centres = np.column_stack([x - x.mean(), y - y.mean(), np.zeros(n)])
-    # Projected density across the filament like a particle of diameter ``width``: line mass
-    # lambda with lambda / width = (width / 100)^3 / (pi width^2 / 4); a helical repeat of 1-2
-    # widths modulates it.
-    line_mass = 4.0 * width**2 / (np.pi * 1e6)
+    # Projected density across the filament like a particle of diameter ``width`` (line mass
+    # lambda with lambda / width = (width / 100)^3 / (pi width^2 / 4)) times FILAMENT_DENSITY; a
+    # helical repeat of 1-2 widths modulates it.
+    line_mass = FILAMENT_DENSITY * 4.0 * width**2 / (np.pi * 1e6)
     period = float(rng.uniform(1.0, 2.0)) * width
     masses = line_mass * step * (1.0 + 0.4 * np.cos(2 * np.pi * s / period))
     return ProteinJunk("filament", x0, y0, centres, np.full(n, sigma), masses,
@@ -301,9 +302,9 @@ def make_junk(params: SimulationParams, rng: np.random.Generator) -> JunkScene:
             cx, cy = rng.uniform(0, W * px), rng.uniform(0, H * px)
             for _ in range(int(rng.integers(3, 13))):
                 off = rng.normal(0, 1.0, 2) * D_A
-                junk.patches.append(_draw_patch(
-                    "ethane", rng, shape, px, float(rng.uniform(0.1, 0.4)) * D_A, float(rng.uniform(0.5, 0.9)),
-                    centre=(cx + off[0], cy + off[1]), harmonic_scale=0.06))
+                radius, darkening = float(rng.uniform(0.1, 0.4)) * D_A, float(rng.uniform(0.5, 0.9))
+                junk.patches.append(_draw_patch("ethane", rng, shape, px, radius, darkening,
+                                                centre=(cx + off[0], cy + off[1]), harmonic_scale=0.06))
     if params.ice_holes[1] > 0:
         for _ in range(int(rng.integers(params.ice_holes[0], params.ice_holes[1] + 1))):
             junk.patches.append(_draw_patch("hole", rng, shape, px, float(rng.uniform(1.5, 4.0)) * D_A,
@@ -386,7 +387,8 @@ def carbon_texture_on_grid(film: CarbonFilm, shape: tuple[int, int], px: float) 
 
     H0, W0 = film.texture.shape
     # The native texture spans the native field; resample it to this grid's sampling of that field.
-    full = (max(1, round(H0 * film.texture_pixel_size_A / px)), max(1, round(W0 * film.texture_pixel_size_A / px)))
+    f = film.texture_pixel_size_A / px
+    full = (max(1, round(H0 * f)), max(1, round(W0 * f)))
     tex = fourier_resample(film.texture, full)
     out = np.zeros(shape, np.float32)
     h, w = min(shape[0], full[0]), min(shape[1], full[1])
@@ -413,8 +415,8 @@ def render_junk(junk: JunkScene, shape: tuple[int, int], pixel_size_A: float) ->
         _render_crystal(layout, c, xx, yy, px)
     for obj in junk.protein:
         canvas = np.zeros(shape, np.float32)
-        add_projection(canvas, obj.x_A / px - 0.5, obj.y_A / px - 0.5, obj.centres_A, obj.sigmas_A, obj.masses,
-                       Rotation.from_quat(obj.quaternion), px)
+        add_projection(canvas, obj.x_A / px - 0.5, obj.y_A / px - 0.5, obj.centres_A, obj.sigmas_A,
+                       obj.masses, Rotation.from_quat(obj.quaternion), px)
         peak = float(canvas.max())
         if peak > 0:
             layout.mask |= canvas > PROTEIN_MASK_LEVEL * peak

@@ -155,7 +155,8 @@ def render_shape(scene: Scene, pixel_size_A: float) -> tuple[int, int]:
     params = scene.params
     if np.isclose(pixel_size_A, params.pixel_size_A):
         return params.shape
-    return (max(1, int(round(scene.size_A[0] / pixel_size_A))), max(1, int(round(scene.size_A[1] / pixel_size_A))))
+    H_A, W_A = scene.size_A
+    return max(1, int(round(H_A / pixel_size_A))), max(1, int(round(W_A / pixel_size_A)))
 
 
 def render_scene(
@@ -172,7 +173,10 @@ def render_scene(
     scene at two pixel sizes gives the same centres in Angstrom (``x_A``, ``y_A``).
     """
     params = scene.params
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(0 if rng is None else int(rng))
+    if isinstance(rng, np.random.Generator):
+        gen = rng
+    else:
+        gen = np.random.default_rng(0 if rng is None else int(rng))
     px = float(params.pixel_size_A if pixel_size_A is None else pixel_size_A)
     style = params.style if style is None else style
     shape = render_shape(scene, px)
@@ -192,7 +196,8 @@ def render_scene(
     canvas = np.zeros(shape, np.float32)
     for j in range(x.size):
         t = types[type_idx[j]]
-        add_projection(canvas, x[j], y[j], t.centres_A, t.sigmas_A, t.masses, Rotation.from_quat(quats[j]), px)
+        rotation = Rotation.from_quat(quats[j])
+        add_projection(canvas, x[j], y[j], t.centres_A, t.sigmas_A, t.masses, rotation, px)
 
     # Optics and detector in Fourier space.
     du, dv = scene.defocus_u_um, scene.defocus_v_um

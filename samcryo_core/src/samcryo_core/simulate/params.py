@@ -157,7 +157,7 @@ class SimulationParams:
     aggregate_diameter_factor: tuple[float, float] = (1.5, 3.0)
     junk_clearance_factor: float = 0.25
     filaments: tuple[int, int] = (0, 0)
-    filament_width_factor: tuple[float, float] = (0.25, 0.7)
+    filament_width_factor: tuple[float, float] = (0.3, 1.0)
     ethane_clusters: tuple[int, int] = (0, 0)
     ice_holes: tuple[int, int] = (0, 0)
     ice_crystals: tuple[int, int] = (0, 0)

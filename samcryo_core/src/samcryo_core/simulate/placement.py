@@ -53,7 +53,8 @@ class _JunkDistance:
         return bool(d >= radius)
 
 
-def _disc_window(shape: tuple[int, int], x: float, y: float, r: float) -> tuple[tuple[slice, slice], np.ndarray]:
+def _disc_window(shape: tuple[int, int], x: float, y: float,
+                 r: float) -> tuple[tuple[slice, slice], np.ndarray]:
     """The pixels whose centres lie within ``r`` of ``(x, y)``: a window and a mask on it."""
     H, W = shape
     x0, x1 = max(int(np.floor(x - r)), 0), min(int(np.ceil(x + r)) + 1, W)
@@ -148,8 +149,8 @@ def place_particles(
     covered_px = 0
     if target_coverage is not None and n_max:
         d_min = float(np.min(diameters_px))
-        free = _FreeCells(shape, d_min, border_margin_factor * d_min, forbidden, 0.5 * d_min + junk_clearance_px,
-                          min_distance_factor)
+        free = _FreeCells(shape, d_min, border_margin_factor * d_min, forbidden,
+                          0.5 * d_min + junk_clearance_px, min_distance_factor)
         covered = np.zeros(shape, bool)
 
     def ok(x: float, y: float, d: float, skip: int = -1) -> bool:
@@ -217,5 +218,6 @@ def place_particles(
     if target_coverage is None and len(kept) < n_max:
         log.debug("placed %d of %d particles (micrograph full)", len(kept), n_max)
     if covered is not None and covered_px < target_coverage * H * W:
-        log.debug("coverage %.3f of the %.3f asked for: no free place left", covered_px / (H * W), target_coverage)
+        log.debug("coverage %.3f of the %.3f asked for: no free place left", covered_px / (H * W),
+                  target_coverage)
     return xs[:n].copy(), ys[:n].copy(), np.asarray(kept, np.int64)

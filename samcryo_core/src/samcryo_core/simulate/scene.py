@@ -55,7 +55,8 @@ class IceField:
     cx_A: float
     cy_A: float
 
-    def transmission(self, shape: tuple[int, int], pixel_size_A: float, size_A: tuple[float, float]) -> np.ndarray:
+    def transmission(self, shape: tuple[int, int], pixel_size_A: float,
+                     size_A: tuple[float, float]) -> np.ndarray:
         xx, yy = pixel_grid_A(shape, pixel_size_A)
         H_A, W_A = size_A
         side = max(H_A, W_A)
@@ -164,7 +165,8 @@ def make_scene(params: SimulationParams, rng: np.random.Generator | int | None =
     size_A = (shape[0] * px, shape[1] * px)
     if params.ice_gradient > 0 or params.ice_meniscus > 0:
         side = max(size_A)
-        ice = IceField(float(params.ice_gradient), float(gen.uniform(0, 2 * np.pi)), float(params.ice_meniscus),
+        direction = float(gen.uniform(0, 2 * np.pi))
+        ice = IceField(float(params.ice_gradient), direction, float(params.ice_meniscus),
                        float(gen.uniform(-0.5, 1.5)) * side, float(gen.uniform(-0.5, 1.5)) * side)
     return Scene(
         params=params, size_A=size_A, types=types,

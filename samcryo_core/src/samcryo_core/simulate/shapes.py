@@ -274,7 +274,8 @@ def pseudoatomic(rng: np.random.Generator, diameter_A: float) -> Density:
             if rng.uniform() < 0.35:  # a sheet: two or three strands side by side
                 side = np.cross(direction, rng.normal(size=3))
                 side /= np.linalg.norm(side)
-                rod = np.concatenate([rod + k * 1.6 * sigma * side[None] for k in range(int(rng.integers(2, 4)))])
+                strands = int(rng.integers(2, 4))
+                rod = np.concatenate([rod + k * 1.6 * sigma * side[None] for k in range(strands)])
             # keep the element inside its domain (pull the far end back towards the centre)
             offset = rod - dom_c[d][None]
             norm = np.linalg.norm(offset, axis=1, keepdims=True)
