@@ -71,14 +71,15 @@ class _FreeCells:
     could come, so the map is a necessary condition; each candidate is still checked exactly.
     """
 
-    def __init__(self, shape: tuple[int, int], d_min: float, margin: float, forbidden: np.ndarray | None,
+    def __init__(self, shape: tuple[int, int], d_min: float, margin: float, junk: _JunkDistance,
                  junk_radius: float, min_distance_factor: float) -> None:
         H, W = shape
         self.free = np.zeros(shape, bool)
         m = int(np.ceil(margin))
         self.free[m:H - m, m:W - m] = True
-        if forbidden is not None and forbidden.any():
-            self.free &= ndimage.distance_transform_edt(~forbidden) >= junk_radius
+        if junk.dist is not None:  # the same (coarse, conservative) distance the exact check uses
+            dist = np.repeat(np.repeat(junk.dist, _COARSE, axis=0), _COARSE, axis=1)[:H, :W]
+            self.free &= dist >= junk_radius
         self.d_min = d_min
         self.factor = min_distance_factor
         self.cells: np.ndarray | None = None
@@ -149,7 +150,7 @@ def place_particles(
     covered_px = 0
     if target_coverage is not None and n_max:
         d_min = float(np.min(diameters_px))
-        free = _FreeCells(shape, d_min, border_margin_factor * d_min, forbidden,
+        free = _FreeCells(shape, d_min, border_margin_factor * d_min, junk,
                           0.5 * d_min + junk_clearance_px, min_distance_factor)
         covered = np.zeros(shape, bool)
 

@@ -57,12 +57,15 @@ class IceField:
 
     def transmission(self, shape: tuple[int, int], pixel_size_A: float,
                      size_A: tuple[float, float]) -> np.ndarray:
-        xx, yy = pixel_grid_A(shape, pixel_size_A)
+        xx, yy = (a.astype(np.float32) for a in pixel_grid_A(shape, pixel_size_A))
         H_A, W_A = size_A
         side = max(H_A, W_A)
-        ramp = (np.cos(self.direction) * (xx - W_A / 2) + np.sin(self.direction) * (yy - H_A / 2)) / side
-        bowl = ((xx - self.cx_A) ** 2 + (yy - self.cy_A) ** 2) / side**2
-        t = self.gradient * ramp + self.meniscus * bowl
+        # separable: a x-part and a y-part broadcast to the grid once
+        tx = (self.gradient * np.cos(self.direction) * (xx - W_A / 2) / side
+              + self.meniscus * ((xx - self.cx_A) / side) ** 2)
+        ty = (self.gradient * np.sin(self.direction) * (yy - H_A / 2) / side
+              + self.meniscus * ((yy - self.cy_A) / side) ** 2)
+        t = tx + ty
         t = t - t.mean()
         return np.exp(-t * ICE_THICKNESS_A / INELASTIC_MFP_A).astype(np.float32)
 
