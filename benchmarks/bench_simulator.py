@@ -169,7 +169,9 @@ def markdown(rows: list[dict], refs: list[dict], scale: dict, size: int) -> str:
              f"`benchmarks/bench_simulator.py --size {size}`: one {size} x {size} micrograph per case at "
              "4 A/px, 120 and 180 A particles, SNR 0.1 (per pixel), coverage 0.15 unless the case says "
              "otherwise. Visibility: low-passed darkening at the truth centres over the background std "
-             "(real EMPIAR-10028 PNGs: 2.3-2.8). Band power: noise-plus-signal power in |k| bands "
+             "(real EMPIAR-10028 PNGs: 2.3-2.8; low for the ice case because its background std "
+             "includes the thickness gradient, and for thin families at equal SNR). Band power: "
+             "noise-plus-signal power in |k| bands "
              "(cycles/px) relative to 0.06-0.12. Gallery: `simulator_gallery.jpg`.", "",
              "| case | particles | coverage (asked) | touching | junk | SNR measured | visibility | s |",
              "|---|---|---|---|---|---|---|---|"]
