@@ -1,23 +1,32 @@
 #!/usr/bin/env python
-"""Pre-train samcryo's CPU backbone (``cpu_small``) on simulated micrographs and export it.
+"""Pre-train samcryo's CPU backbone (``cpu_small``) on simulated (and real) micrographs and export it.
 
 The recipe lives in ``samcryo_core.pretraining`` (docs/demo_backbone.md); this is its command
-line. The shipped weights were made in three stages (each continues from the one before on new
-micrographs; stage 1 is the defaults):
+line. Recipe v2 (the default) draws every shape family, crowding up to 40 %, every kind of junk
+and every export style, and with ``--real-root`` mixes in the real CryoPPP dev sets (train splits;
+centres from ``scripts/derive_centres.py``). A full run and a leave-10028-out run:
 
-    .venv/bin/python scripts/pretrain_backbone.py --out /tmp/stage1.pt
-    .venv/bin/python scripts/pretrain_backbone.py --out /tmp/stage2.pt \
+    .venv/bin/python scripts/pretrain_backbone.py --out /tmp/v2.pt \
+        --real-root /work/shared/data/cryoppp-dev --steps 15000 --val-every 500
+    .venv/bin/python scripts/pretrain_backbone.py --out /tmp/v2_no10028.pt \
+        --real-root /work/shared/data/cryoppp-dev --leave-out 10028 --steps 15000 --val-every 500
+
+The shipped v1 weights were made in three stages with ``--recipe v1`` (each continues from the
+one before on new micrographs; stage 1 is the defaults):
+
+    .venv/bin/python scripts/pretrain_backbone.py --recipe v1 --out /tmp/stage1.pt
+    .venv/bin/python scripts/pretrain_backbone.py --recipe v1 --out /tmp/stage2.pt \
         --init-from /tmp/stage1.pt --seed 1 --steps 1200 --lr 1e-3 --warmup-steps 20 \
         --curriculum-fraction 0 --val-every 100 --max-minutes 20
-    .venv/bin/python scripts/pretrain_backbone.py \
+    .venv/bin/python scripts/pretrain_backbone.py --recipe v1 \
         --out samcryo_core/src/samcryo_core/weights/cpu_small_backbone.pt \
         --init-from /tmp/stage2.pt --seed 2 --steps 15000 --lr 8e-4 --warmup-steps 100 \
         --curriculum-fraction 0 --val-every 500 --max-minutes 150
 
-Each writes the weights (a plain SAM state dict), ``<stem>.json`` (recipe, training history,
-validation metrics, sha256, the parent stage) and ``<stem>.sha256``. Deterministic for a given
-``--seed`` and ``--steps``; ``--max-minutes`` stops early and so depends on the machine's speed.
-Progress goes to stderr, one line every few steps plus every validation.
+Each writes the weights (a plain SAM state dict), ``<stem>.json`` (recipe, real micrographs used,
+training history, validation metrics, sha256, the parent stage) and ``<stem>.sha256``.
+Deterministic for a given ``--seed`` and ``--steps``; ``--max-minutes`` stops early and so depends
+on the machine's speed. Progress goes to stderr, one line every few steps plus every validation.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from samcryo_core.pretraining.recipe import PretrainConfig
 DEFAULT_OUT = (
     Path(__file__).resolve().parents[1] / "samcryo_core/src/samcryo_core/weights/cpu_small_backbone.pt"
 )
+DEFAULT_CENTRES = Path(__file__).resolve().parents[1] / "benchmarks/data/cryoppp_centres"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -88,7 +98,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--init-from", type=Path, default=None, help="continue from this exported backbone (a later stage)"
     )
     p.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="stored tensor type")
+    p.add_argument(
+        "--real-root", type=Path, default=None,
+        help="mix in the real labelled sets under this folder (e.g. /work/shared/data/cryoppp-dev); "
+             "train splits are trained on, valid splits validated on, test splits never read",
+    )
+    p.add_argument("--real-centres", type=Path, default=DEFAULT_CENTRES,
+                   help="their derived centres (scripts/derive_centres.py)")
+    p.add_argument("--real-sets", nargs="+", default=list(d.real_sets), help="real sets to use")
+    p.add_argument("--leave-out", nargs="+", default=[], metavar="SET",
+                   help="real sets never read (leave-one-dataset-out proof)")
+    p.add_argument("--real-fraction", type=float, default=d.real_fraction,
+                   help="share of training examples cut from real micrographs")
+    p.add_argument("--select-on", choices=("sim", "real", "all"), default=d.select_on,
+                   help="validation pool that picks the exported step")
+    p.add_argument("--recipe", choices=("v2", "v1"), default="v2",
+                   help="v1: the shipped cpu_small recipe's data (blobs, float style, particle counts, "
+                        "whole fields)")
     return p.parse_args(argv)
+
+
+#: The v1 recipe's simulated data (the shipped cpu_small backbone), as PretrainConfig overrides.
+V1 = dict(shape_families=("blob",), styles=("float",), coverage=None, more_junk=False,
+          ice_gradient=(0.0, 0.0), ice_meniscus=(0.0, 0.0), tile_field=False, touching_fraction=(0.0, 0.2))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,6 +144,13 @@ def main(argv: list[str] | None = None) -> int:
             curriculum_fraction=args.curriculum_fraction,
             val_micrographs=args.val_micrographs,
             val_every=args.val_every,
+            real_root=None if args.real_root is None else str(args.real_root),
+            real_centres=str(args.real_centres),
+            real_sets=tuple(args.real_sets),
+            leave_out=tuple(args.leave_out),
+            real_fraction=args.real_fraction,
+            select_on=args.select_on,
+            **(V1 if args.recipe == "v1" else {}),
         )
         result = pretrain(
             config,

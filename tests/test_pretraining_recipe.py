@@ -70,7 +70,8 @@ def test_example_is_deterministic_with_disc_targets():
     assert not np.array_equal(a.image, c.image) and not np.array_equal(a.image, v.image)
     # a model tile of the standardized micrograph, cut at a multiple of 4 (the mask stride)
     assert a.origin[0] % 4 == 0 and a.origin[1] % 4 == 0 and np.isfinite(a.image).all()
-    assert 0.3 < float(a.image.std()) < 1.5
+    # a tile of the standardized field (a smooth denoised tile next to junk may vary little)
+    assert 0.05 < float(a.image.std()) < 3.0 and abs(float(a.image.mean())) < 3.0
     # the whole validation micrograph is standardized: mean 0, std 1
     assert abs(float(v.image.mean())) < 0.05 and abs(float(v.image.std()) - 1.0) < 0.05
     # the target marks the particles: every particle centre inside the tile (mapped to the mask) is

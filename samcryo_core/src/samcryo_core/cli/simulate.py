@@ -2,7 +2,8 @@
 
 Defaults make a CPU demo data set: 1024 x 1024 micrographs at 4 A/px with 160 A particles
 (40 px), 80 per micrograph, SNR 0.01, defocus 1-3 um, junk on. Output layout: see
-``samcryo_core.simulate.dataset`` and docs/simulator.md.
+``samcryo_core.simulate.dataset`` and docs/simulator.md. ``--render-pixel-size`` images the same
+scenes (particles at the same places in Angstrom) at other pixel sizes, one folder each.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import dataclasses
 import logging
 
 log = logging.getLogger(__name__)
+
+#: What --more-junk turns on (SimulationParams ranges per micrograph).
+MORE_JUNK = {"filaments": (0, 2), "ethane_clusters": (0, 1), "ice_holes": (0, 1), "ice_crystals": (0, 1)}
+STYLE_CHOICES = ("float", "counts", "png8", "jpg", "denoised")  # samcryo_core.simulate.styles.STYLES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,10 +42,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the particle types' 3-D shapes (default 0)")
     parser.add_argument("--prefix", default="sim", metavar="NAME",
                         help="micrograph name prefix: NAME_0000, NAME_0001, ... (default sim)")
+    parser.add_argument("--shapes", nargs="+", default=["blob"], metavar="FAMILY",
+                        help="shape family per particle type, or one for all: blob, elongated, flat, ring, "
+                             "symmetric, membrane, pseudoatomic (default blob)")
+    parser.add_argument("--coverage", type=float, default=None, metavar="F",
+                        help="place particles until their discs cover this fraction of the image "
+                             "(0-0.6; replaces --particles-per-micrograph)")
+    parser.add_argument("--style", default="float", choices=STYLE_CHOICES,
+                        help="export style: float MRC (default), counts (raw counting MRC), png8 "
+                             "(CryoPPP-style 8-bit PNG), jpg, denoised")
+    parser.add_argument("--more-junk", action="store_true",
+                        help="also filaments, ethane contamination, holes in the ice and ice crystals")
+    parser.add_argument("--ice-gradient", type=float, default=0.0, metavar="G",
+                        help="relative ice-thickness change across the image (default 0)")
+    parser.add_argument("--render-pixel-size", type=float, nargs="+", default=None, metavar="A",
+                        help="image the same scenes at these pixel sizes (Angstrom), each into OUT/px<A>/; "
+                             "--pixel-size and --shape set the field the particles are placed on")
 
 
 def run(args: argparse.Namespace) -> int:
     from samcryo_core.simulate import SimulationParams, simulate_dataset
+    from samcryo_core.simulate.dataset import render_folder
 
     params = SimulationParams(
         shape=(args.shape[0], args.shape[1]),
@@ -52,9 +74,17 @@ def run(args: argparse.Namespace) -> int:
         junk=not args.no_junk,
         touching_fraction=args.touching_fraction,
         type_seed=args.type_seed,
+        shape_families=tuple(args.shapes),
+        coverage=args.coverage,
+        style=args.style,
+        ice_gradient=args.ice_gradient,
+        **(MORE_JUNK if args.more_junk else {}),
     )
-    summary = simulate_dataset(args.out_dir, args.n, params, seed=args.seed, prefix=args.prefix)
+    sizes = tuple(args.render_pixel_size) if args.render_pixel_size else None
+    summary = simulate_dataset(args.out_dir, args.n, params, seed=args.seed, prefix=args.prefix,
+                               render_pixel_sizes_A=sizes)
     log.debug("parameters: %s", dataclasses.asdict(params))
-    print(f"wrote {len(summary)} micrographs with {int(summary['n_particles'].sum())} particles to "
-          f"{args.out_dir}/micrographs, truth in {args.out_dir}/truth")
+    where = [args.out_dir] if sizes is None else [f"{args.out_dir}/{render_folder(px)}" for px in sizes]
+    print(f"wrote {args.n} micrographs with {int(summary['n_particles'].sum())} particles to "
+          + ", ".join(f"{w}/micrographs" for w in where) + ", truth in <folder>/truth")
     return 0

@@ -1,4 +1,4 @@
-"""Pre-training of samcryo's CPU-sized SAM backbone on simulated micrographs.
+"""Pre-training of samcryo's CPU-sized SAM backbone on simulated (and real) micrographs.
 
 Official SAM weights cannot be downloaded everywhere and ``vit_b`` is too slow to adapt on a
 laptop CPU, so samcryo ships ``cpu_small`` (SAM's architecture, ~2 M parameters) pre-trained by
@@ -7,7 +7,8 @@ docs/demo_backbone.md and samcryo_core/weights/MODEL_CARD.md.
 
 Public API:
     PretrainConfig, draw_simulation_params      the recipe (recipe.py)
-    make_example, validation_set, batch_stream   simulated training data (data.py)
+    make_example, validation_set, batch_stream   training data, simulated and real (data.py)
+    real.real_micrographs, centres.centres_from_mask   real CryoPPP sets and their mask centres
     pretrain, PretrainResult, validate           the training run (train.py)
     export_backbone, read_backbone_metadata      the weights file + sidecars (export.py)
 """

@@ -1,4 +1,4 @@
-"""Pre-training examples: simulated micrograph -> (model tile at the working scale, disc target).
+"""Pre-training examples: simulated or real micrograph -> (model tile at the working scale, disc target).
 
 Why the pipeline's own code path: the image goes through
 :func:`samcryo_core.preprocess.normalize.normalize_micrograph` (binned so the particle spans the
@@ -12,10 +12,18 @@ micrographs are kept whole and segmented tile by tile, as ``segment`` does.
 Why generated on the fly: every step sees new micrographs (no memorisation of 300 images), and
 a micrograph is a pure function of ``(seed, split, index)``, so a run is reproducible without a
 cache and a background thread can make the next batch while the model trains on this one.
+
+Real examples (:mod:`samcryo_core.pretraining.real`, when the recipe names ``real_root``): a
+``real_fraction`` share of the training examples, decided per example from its own seed stream
+(so the simulated examples stay the same whatever the share), are random tiles of the real sets'
+``train`` micrographs at the jittered working scale, in one of the 8 symmetries of the square.
+The real sets' ``valid`` micrographs are validated on beside the simulated ones (their metrics
+carry the set's name); sets in ``leave_out`` are never read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,12 +33,20 @@ import numpy as np
 
 from samcryo_core.frame import FrameMapping
 from samcryo_core.preprocess.normalize import normalize_micrograph
+from samcryo_core.preprocess.scale import bin_factor
+from samcryo_core.pretraining.real import RealMicrograph, normalize_real, real_micrographs, real_sets
 from samcryo_core.pretraining.recipe import PretrainConfig, draw_simulation_params
 from samcryo_core.simulate import micrograph_seed, simulate_micrograph
 from samcryo_core.training.labels import Particles, particles_to_mask
 
 #: Stream tags mixed into the seed so training and validation micrographs never coincide.
 TRAIN, VAL = 0, 1
+#: Seed-stream tags of the real-or-simulated decision and real tile draw, and of the recipe-v2
+#: simulation parameters (apart, so the v1 draws of a micrograph stay what they were).
+_REAL_STREAM = 11
+_V2_STREAM = 13
+#: Smallest simulated field side (px) with ``tile_field``.
+_MIN_FIELD = 128
 
 
 @dataclass
@@ -45,7 +61,8 @@ class PretrainExample:
         mapping: the FrameMapping of the whole normalized micrograph (original <-> normalized).
         origin: ``(row, col)`` of ``image`` in the normalized micrograph.
         x, y, diameter_px: particle centres and diameters, original frame.
-        snr: the micrograph's SNR.
+        snr: the micrograph's SNR (NaN for real micrographs).
+        source: ``sim``, or the real data set's name.
     """
 
     name: str
@@ -57,26 +74,65 @@ class PretrainExample:
     diameter_px: np.ndarray
     snr: float
     origin: tuple[int, int] = (0, 0)
+    source: str = "sim"
+
+
+def _field_side(config: PretrainConfig, pixel_size_A: float, diameters_A: tuple[float, ...],
+                particle_px: float, img_size: int) -> int:
+    """Side of the simulated field one model tile needs (``tile_field``), a multiple of 16."""
+    f = bin_factor(pixel_size_A, (min(diameters_A), max(diameters_A)), particle_px)
+    side = int(math.ceil(img_size * f / 16.0)) * 16 + 16
+    need = int(math.ceil(2.0 * max(diameters_A) / pixel_size_A)) + 16  # simulator: particle <= half
+    return int(min(config.micrograph_size, max(side, need, _MIN_FIELD)))
+
+
+def _real_example(config: PretrainConfig, index: int, img_size: int, rng: np.random.Generator,
+                  pool: list[RealMicrograph]) -> PretrainExample:
+    """A random tile of a real ``train`` micrograph (set uniform, then micrograph, jitter, symmetry)."""
+    from samcryo_core.training.dataset import Example, cut_tile, d4_transform, random_origin
+
+    sets = sorted({m.dataset for m in pool})
+    dataset = sets[int(rng.integers(len(sets)))]
+    mics = [m for m in pool if m.dataset == dataset]
+    mic = mics[int(rng.integers(len(mics)))]
+    jitter = math.log1p(config.scale_jitter)
+    image, mapping, mask = normalize_real(mic, config.particle_px * math.exp(rng.uniform(-jitter, jitter)))
+    origin = (random_origin(rng, image.shape[0], img_size), random_origin(rng, image.shape[1], img_size))
+    tile, tmask = cut_tile(Example(mic.name, image, mask), origin, img_size)
+    k = int(rng.integers(8))
+    return PretrainExample(f"pretrain_train_{index:06d}_{dataset}_{mic.name}", d4_transform(tile, k),
+                           d4_transform(tmask, k), mapping, mic.x, mic.y, mic.diameter_px, float("nan"),
+                           origin, source=dataset)
 
 
 def make_example(
     config: PretrainConfig, split: int, index: int, img_size: int, mask_size: int, *, snr: float | None = None
 ) -> PretrainExample:
-    """Simulate and preprocess micrograph ``index`` of stream ``split`` (TRAIN or VAL)."""
+    """Simulate (or, for a ``real_fraction`` share of training examples, cut from a real
+    micrograph) and preprocess example ``index`` of stream ``split`` (TRAIN or VAL)."""
     from samcryo_core.training.dataset import Example, cut_tile, random_origin
     from samcryo_core.training.labels import mask_shape
 
+    if split == TRAIN and config.real_fraction > 0 and real_sets(config):
+        real_rng = np.random.default_rng([int(config.seed), int(split), int(index), _REAL_STREAM])
+        if real_rng.uniform() < config.real_fraction:
+            return _real_example(config, index, img_size, real_rng, real_micrographs(config, "train"))
     rng = np.random.default_rng([int(config.seed), int(split), int(index), 7])
     # Curriculum position of a training micrograph: the step that uses it over all steps.
     progress = 1.0 if split == VAL else (index // max(1, config.batch_size)) / max(1, config.steps)
-    params = draw_simulation_params(config, rng, snr=snr, progress=progress)
-    mic = simulate_micrograph(params, micrograph_seed(int(config.seed) * 2 + int(split), int(index)))
+    v2_rng = np.random.default_rng([int(config.seed), int(split), int(index), _V2_STREAM])
+    params = draw_simulation_params(config, rng, snr=snr, progress=progress, v2_rng=v2_rng)
     name = f"pretrain_{'val' if split == VAL else 'train'}_{index:06d}"
     jitter = math.log1p(config.scale_jitter)
     particle_px = config.particle_px * (1.0 if split == VAL else math.exp(rng.uniform(-jitter, jitter)))
+    if config.tile_field and split != VAL:
+        side = _field_side(config, params.pixel_size_A, params.diameters_A, particle_px, img_size)
+        params = dataclasses.replace(params, shape=(side, side))
+    mic = simulate_micrograph(params, micrograph_seed(int(config.seed) * 2 + int(split), int(index)))
     image, mapping = normalize_micrograph(
-        mic.image, name=name, source=f"<simulated {name}>", pixel_size_A=params.pixel_size_A,
-        diameter_A=(min(params.diameters_A), max(params.diameters_A)), particle_px=particle_px,
+        np.asarray(mic.image, np.float32), name=name, source=f"<simulated {name}>",
+        pixel_size_A=params.pixel_size_A, diameter_A=(min(params.diameters_A), max(params.diameters_A)),
+        particle_px=particle_px,
     )
     if mic.n_particles:
         mask = particles_to_mask(Particles(mic.x, mic.y, mic.diameter_px), mapping, path=name)
@@ -91,11 +147,18 @@ def make_example(
 
 
 def validation_set(config: PretrainConfig, img_size: int, mask_size: int) -> list[PretrainExample]:
-    """The fixed validation micrographs (pre-training proteins at ``config.val_snr``), whole."""
-    return [
+    """The fixed validation micrographs, whole: simulated (pre-training proteins at
+    ``config.val_snr``) and the real sets' ``valid`` micrographs (source = the set's name)."""
+    sim = [
         make_example(config, VAL, i, img_size, mask_size, snr=config.val_snr)
         for i in range(config.val_micrographs)
     ]
+    real = []
+    for mic in real_micrographs(config, "valid"):
+        image, mapping, mask = normalize_real(mic, config.particle_px)
+        real.append(PretrainExample(f"pretrain_val_{mic.dataset}_{mic.name}", image, mask, mapping, mic.x,
+                                    mic.y, mic.diameter_px, float("nan"), source=mic.dataset))
+    return sim + real
 
 
 def batch_stream(

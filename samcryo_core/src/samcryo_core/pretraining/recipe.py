@@ -12,6 +12,14 @@ not few-shot adaptation. Pre-training therefore uses *other* proteins: diameters
 several types per micrograph, each micrograph drawing its own SNR, defocus, pixel size, density,
 noise colour and junk. The pixel size varies (so apparent sizes in pixels overlap the demo's
 40 px, as real data sets of many pixel sizes do), but the 3-D shapes never repeat the demo's.
+
+Why so many kinds of field (recipe v2): the v1 backbone saw sparse blobs in one rendering style
+and transferred poorly to real micrographs. Each micrograph now draws a shape family per protein
+(:mod:`samcryo_core.simulate.shapes`), a coverage from sparse to 40 % with touching particles,
+ice-thickness gradients, every kind of junk (carbon, ice, ethane, holes, crystals, aggregates,
+filaments) and an export style (raw float or counts MRC, CryoPPP-style 8-bit PNG/JPG, denoised),
+and a share of the examples are real labelled micrographs
+(:mod:`samcryo_core.pretraining.real`), any data set of which can be left out.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from samcryo_core.errors import ConfigError
-from samcryo_core.simulate import SimulationParams
+from samcryo_core.simulate import FAMILIES, STYLES, SimulationParams
 
 #: The demo's particle: 160 A, simulator ``type_seed`` 0 (``samcryo simulate`` defaults).
 DEMO_DIAMETER_A = 160.0
@@ -33,6 +41,10 @@ DEMO_EXCLUDED_BAND_A = (145.0, 175.0)
 #: Pre-training proteins: their diameters (A) and the first of their shape seeds.
 PRETRAIN_DIAMETERS_A = (96.0, 112.0, 128.0, 140.0, 180.0, 200.0, 224.0, 250.0)
 PRETRAIN_TYPE_SEED_BASE = 1000
+#: With ``more_junk``, each of filaments, ethane, holes in the ice and ice crystals appears on
+#: this share of the micrographs (a model tile is only ~25 particle diameters wide: more would
+#: bury the particles).
+MORE_JUNK_PROBABILITY = 0.2
 
 
 def _check_pair(value: tuple[float, float], key: str, lo: float = 0.0) -> None:
@@ -88,10 +100,32 @@ class PretrainConfig:
         noise_low_freq_rise: (low, high) extra low-frequency noise power.
         detector_cutoff: (low, high) detector half-power frequency, cycles/pixel.
         junk: carbon edges, ice and aggregates on (they are background in the targets).
+        more_junk: also filaments (1-2), an ethane cluster, a hole in the ice and an ice crystal,
+            each on :data:`MORE_JUNK_PROBABILITY` of the micrographs.
+        shape_families: the shape families a protein draws from (uniformly, one per protein).
+        coverage: (low, high) area fraction covered by particles, drawn uniformly (None: place
+            ``n_particles`` instead, the v1 recipe).
+        ice_gradient, ice_meniscus: (low, high) relative ice-thickness changes, uniform.
+        styles: export styles drawn uniformly per micrograph (``float``, ``counts``, ``png8``,
+            ``jpg``, ``denoised``); png_window_sigma (log-uniform), jpeg_quality and
+            denoise_factor (uniform) are drawn in their (low, high) ranges.
+        tile_field: simulate only the field one model tile needs (the micrograph side is
+            ``img_size`` times the binning factor, at most ``micrograph_size``), instead of a
+            whole ``micrograph_size`` micrograph (v1); crowded fields then stay cheap.
+
+    Real data (:mod:`samcryo_core.pretraining.real`; off while ``real_root`` is None)
+        real_root: the folder of the real sets (``<set>/<split>/images/*.png``).
+        real_centres: the folder of their derived centres (scripts/derive_centres.py).
+        real_sets: the sets to use; leave_out: sets never read (the leave-one-dataset-out proof).
+        real_fraction: share of training examples that are random tiles of real ``train``
+            micrographs (set chosen uniformly, then micrograph, scale jitter and one of the 8
+            symmetries of the square); their ``valid`` micrographs join the validation.
 
     Validation (fixed micrographs of the pre-training proteins, never trained on)
         val_micrographs: how many; val_every: validate every this many steps (and at the end);
         val_snr: their SNR (the simulator's default 0.01).
+        select_on: which validation pool picks the exported step: ``sim`` (the simulated
+            micrographs), ``real`` (the real sets' valid micrographs) or ``all``.
     """
 
     variant: str = "cpu_small"
@@ -115,7 +149,7 @@ class PretrainConfig:
     type_seed_base: int = PRETRAIN_TYPE_SEED_BASE
     types_per_micrograph: tuple[int, int] = (1, 3)
     n_particles: tuple[int, int] = (30, 130)
-    touching_fraction: tuple[float, float] = (0.0, 0.2)
+    touching_fraction: tuple[float, float] = (0.0, 0.3)
     snr: tuple[float, float] = (0.03, 0.3)
     snr_start: tuple[float, float] = (0.1, 0.5)
     curriculum_fraction: float = 0.5
@@ -124,9 +158,25 @@ class PretrainConfig:
     noise_low_freq_rise: tuple[float, float] = (0.3, 2.0)
     detector_cutoff: tuple[float, float] = (0.25, 0.4)
     junk: bool = True
+    more_junk: bool = True
+    shape_families: tuple[str, ...] = tuple(FAMILIES)
+    coverage: tuple[float, float] | None = (0.02, 0.4)
+    ice_gradient: tuple[float, float] = (0.0, 1.0)
+    ice_meniscus: tuple[float, float] = (0.0, 1.5)
+    styles: tuple[str, ...] = STYLES
+    png_window_sigma: tuple[float, float] = (3.0, 70.0)
+    jpeg_quality: tuple[int, int] = (60, 95)
+    denoise_factor: tuple[float, float] = (3.0, 15.0)
+    tile_field: bool = True
+    real_root: str | None = None
+    real_centres: str | None = None
+    real_sets: tuple[str, ...] = ("10028", "10059", "10947")
+    leave_out: tuple[str, ...] = ()
+    real_fraction: float = 0.25
     val_micrographs: int = 6
     val_every: int = 50
     val_snr: float = 0.1
+    select_on: str = "sim"
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -175,6 +225,29 @@ class PretrainConfig:
             _check_pair(getattr(self, key), key)
         if self.snr[0] <= 0 or self.pixel_size_A[0] <= 0:
             raise ConfigError("pretrain.snr", "SNR and pixel size must be positive", "fix the ranges")
+        for key in ("ice_gradient", "ice_meniscus", "png_window_sigma", "jpeg_quality", "denoise_factor"):
+            _check_pair(getattr(self, key), key)
+        if self.coverage is not None:
+            _check_pair(self.coverage, "coverage")
+            if not self.coverage[0] > 0 and self.coverage[1] <= 0.6:
+                raise ConfigError("pretrain.coverage", f"{self.coverage!r}", "use fractions in (0, 0.6]")
+        bad = [f for f in self.shape_families if f not in FAMILIES]
+        bad += [s for s in self.styles if s not in STYLES]
+        if bad or not self.shape_families or not self.styles:
+            raise ConfigError("pretrain.shape_families", f"unknown or missing families/styles {bad}",
+                              f"families: {', '.join(FAMILIES)}; styles: {', '.join(STYLES)}")
+        if self.select_on not in ("sim", "real", "all"):
+            raise ConfigError("pretrain.select_on", f"{self.select_on!r}", "use sim, real or all")
+        if not 0 <= self.real_fraction <= 1:
+            raise ConfigError("pretrain.real_fraction", f"{self.real_fraction}", "use a share in [0, 1]")
+        if self.real_root is not None:
+            if self.real_centres is None:
+                raise ConfigError("pretrain.real_centres", "real_root is set but real_centres is not",
+                                  "give the folder scripts/derive_centres.py wrote")
+            unknown = [s for s in self.leave_out if s not in self.real_sets]
+            if unknown:
+                raise ConfigError("pretrain.leave_out", f"{unknown} are not in real_sets {self.real_sets}",
+                                  "leave out one of the real sets")
         _check_pair(self.types_per_micrograph, "types_per_micrograph", 1)
         _check_pair(self.n_particles, "n_particles", 1)
         if self.types_per_micrograph[1] > len(self.diameters_A):
@@ -206,11 +279,14 @@ def draw_simulation_params(
     *,
     snr: float | None = None,
     progress: float = 1.0,
+    v2_rng: np.random.Generator | None = None,
 ) -> SimulationParams:
     """Draw the simulator parameters of one pre-training micrograph.
 
     ``snr`` fixes the SNR (validation); otherwise it is log-uniform in :func:`snr_range` at
-    ``progress`` (fraction of the run done; 1.0 = the target range ``config.snr``).
+    ``progress`` (fraction of the run done; 1.0 = the target range ``config.snr``). The recipe-v2
+    parameters (families, coverage, ice, style, more junk) are drawn from ``v2_rng`` when given,
+    so ``rng`` is consumed exactly as by the v1 recipe.
     """
     k = int(rng.integers(config.types_per_micrograph[0], config.types_per_micrograph[1] + 1))
     diameters = tuple(float(d) for d in rng.choice(config.diameters_A, size=k, replace=False))
@@ -222,7 +298,7 @@ def draw_simulation_params(
     size = int(config.micrograph_size)
     # Keep every protein between 4 px and a quarter of the micrograph (the simulator's limits).
     pixel = float(np.clip(pixel, max(diameters) / (size / 4), min(diameters) / 4.0))
-    return SimulationParams(
+    v1 = dict(
         shape=(size, size),
         pixel_size_A=pixel,
         diameters_A=diameters,
@@ -241,6 +317,28 @@ def draw_simulation_params(
         ice_blobs=(0, 2),
         aggregates=(0, 3),
     )
+    # Recipe v2 draws come after v1's (or from their own stream), so a v1 configuration draws the
+    # same v1 parameters.
+    rng = v2_rng if v2_rng is not None else rng
+    families = tuple(str(f) for f in rng.choice(config.shape_families, size=k))
+    coverage = float(rng.uniform(*config.coverage)) if config.coverage is not None else None
+    style = str(rng.choice(config.styles))
+    lo, hi = config.png_window_sigma
+    v2 = dict(
+        shape_families=families,
+        coverage=coverage,
+        ice_gradient=float(rng.uniform(*config.ice_gradient)),
+        ice_meniscus=float(rng.uniform(*config.ice_meniscus)),
+        style=style,
+        png_window_sigma=math.exp(rng.uniform(math.log(lo), math.log(hi))),
+        jpeg_quality=int(rng.integers(config.jpeg_quality[0], config.jpeg_quality[1] + 1)),
+        denoise_factor=float(rng.uniform(*config.denoise_factor)),
+    )
+    if config.more_junk:  # each kind on a MORE_JUNK_PROBABILITY share of the micrographs
+        on = rng.uniform(size=4) < MORE_JUNK_PROBABILITY
+        v2.update(filaments=(1, 2) if on[0] else (0, 0), ethane_clusters=(1, 1) if on[1] else (0, 0),
+                  ice_holes=(1, 1) if on[2] else (0, 0), ice_crystals=(1, 1) if on[3] else (0, 0))
+    return SimulationParams(**v1, **v2)
 
 
 def working_scale_record(config: PretrainConfig) -> dict:

@@ -87,9 +87,26 @@ def lr_factor(step: int, config: PretrainConfig) -> float:
     return lo + (1.0 - lo) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
+def _scores(tp: int, fp: int, fn: int, dices: list[float], seps: list[float], prefix: str) -> dict:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        f"{prefix}dice": float(np.mean(dices)) if dices else 0.0,
+        f"{prefix}precision": precision,
+        f"{prefix}recall": recall,
+        f"{prefix}f1": f1,
+        f"{prefix}separation": float(np.mean(seps)) if seps else 0.0,
+    }
+
+
 def validate(model: Any, examples: list[PretrainExample], threshold: float = 0.5) -> dict:
     """Pixel Dice and particle P/R/F1 of ``model`` on whole validation micrographs, segmented tile
-    by tile and picked exactly as the pipeline does (candidates at FOM >= ``threshold``)."""
+    by tile and picked exactly as the pipeline does (candidates at FOM >= ``threshold``).
+
+    ``val_*`` keys pool the simulated micrographs; with real ones, ``real_val_*`` pool those and
+    ``val_<set>_*`` give each real set, and ``all_val_*`` pool everything.
+    """
     from samcryo_core.evaluation.matching import match_picks
     from samcryo_core.inference.segment import probability_map
     from samcryo_core.particles.extraction import extract_particles
@@ -102,36 +119,44 @@ def validate(model: Any, examples: list[PretrainExample], threshold: float = 0.5
 
     was_training = model.training
     model.eval()
-    tp = fp = fn = 0
-    dices: list[float] = []
-    seps: list[float] = []
+    groups: dict[str, list] = {}
     for ex in examples:
         prob = probability_map(model, ex.image, ex.mapping)
         mh, mw = ex.mask.shape
         padded = np.zeros((mh * 4, mw * 4), np.float32)
         padded[: prob.shape[0], : prob.shape[1]] = prob
         low = F.avg_pool2d(torch.from_numpy(padded)[None, None], 4)[0, 0].numpy()
-        dices.append(pixel_dice(low >= threshold, ex.mask > 0.5))
+        dice = pixel_dice(low >= threshold, ex.mask > 0.5)
         fg = ex.mask > 0.5
-        if fg.any() and (~fg).any():  # threshold-free: is the model ranking particles first?
-            seps.append(float(low[fg].mean() - low[~fg].mean()))
+        # threshold-free: is the model ranking particles first?
+        sep = float(low[fg].mean() - low[~fg].mean()) if fg.any() and (~fg).any() else None
         d = (float(ex.diameter_px.min()), float(ex.diameter_px.max())) if ex.diameter_px.size else 1.0
         picks = extract_particles(prob, ex.mapping, diameter_px=d)
         picks = picks[picks["fom"] >= threshold]
         truth = np.stack([ex.x, ex.y], axis=1) if ex.x.size else np.zeros((0, 2))
         m = match_picks(picks[["x", "y"]].to_numpy(), truth, 0.5 * ex.diameter_px)
-        tp, fp, fn = tp + m.tp, fp + m.fp, fn + m.fn
+        for group in {ex.source, "real" if ex.source != "sim" else "sim", "all"}:
+            groups.setdefault(group, []).append((m.tp, m.fp, m.fn, dice, sep))
     model.train(was_training)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "val_dice": float(np.mean(dices)),
-        "val_precision": precision,
-        "val_recall": recall,
-        "val_f1": f1,
-        "val_separation": float(np.mean(seps)) if seps else 0.0,
-    }
+    out: dict = {}
+    prefixes = {"sim": "val_", "real": "real_val_", "all": "all_val_"}
+    for group, rows in groups.items():
+        if group == "all" and "real" not in groups:
+            continue  # only simulated: val_* already says it
+        tp, fp, fn = (sum(r[i] for r in rows) for i in range(3))
+        seps = [r[4] for r in rows if r[4] is not None]
+        out.update(_scores(tp, fp, fn, [r[3] for r in rows], seps, prefixes.get(group, f"val_{group}_")))
+    return out
+
+
+def selection_key(metrics: dict, select_on: str) -> tuple[float, float, float]:
+    """What "best" means: F1, then Dice, then separation, on the ``select_on`` validation pool
+    (``sim``, ``real`` or ``all``; ``sim`` when the pool has no examples)."""
+    prefix = {"sim": "val_", "real": "real_val_", "all": "all_val_"}[select_on]
+    if f"{prefix}f1" not in metrics:
+        prefix = "val_"
+    return (metrics.get(f"{prefix}f1", 0.0), metrics.get(f"{prefix}dice", 0.0),
+            metrics.get(f"{prefix}separation", 0.0))
 
 
 def pretrain(
@@ -186,7 +211,9 @@ def pretrain(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
     t_val = time.perf_counter()
     val = validation_set(config, S, M)
-    say(f"{len(val)} validation micrographs simulated in {time.perf_counter() - t_val:.1f}s")
+    n_real = sum(1 for ex in val if ex.source != "sim")
+    say(f"{len(val)} validation micrographs ({len(val) - n_real} simulated, {n_real} real) ready in "
+        f"{time.perf_counter() - t_val:.1f}s")
 
     history: list[dict] = []
     best_key = (-1.0, -1.0, -1.0)
@@ -206,7 +233,7 @@ def pretrain(
             **metrics,
         }
         history.append(row)
-        key = (metrics.get("val_f1", 0.0), metrics.get("val_dice", 0.0), metrics.get("val_separation", 0.0))
+        key = selection_key(metrics, config.select_on)
         mark = ""
         if key > best_key:
             best_key, best_step, best_val = key, step, metrics
@@ -220,7 +247,9 @@ def pretrain(
         say(
             f"step {step}/{config.steps} val Dice {metrics.get('val_dice', float('nan')):.3f} "
             f"P {metrics.get('val_precision', 0):.3f} R {metrics.get('val_recall', 0):.3f} "
-            f"F1 {metrics.get('val_f1', 0):.3f} sep {metrics.get('val_separation', 0):.3f}{mark}"
+            f"F1 {metrics.get('val_f1', 0):.3f} sep {metrics.get('val_separation', 0):.3f}"
+            + (f" | real Dice {metrics['real_val_dice']:.3f} F1 {metrics['real_val_f1']:.3f}"
+               if "real_val_f1" in metrics else "") + mark
         )
 
     model.train()
@@ -284,10 +313,23 @@ def _metadata(
     """The JSON sidecar's recipe and training record."""
     import torch
 
+    from samcryo_core.pretraining.real import real_micrographs, real_sets
+
+    sets = real_sets(config)
+    real = {}
+    if sets:
+        real = {"real_data": {
+            "sets": list(sets),
+            "left_out": list(config.leave_out),
+            "train_micrographs": [f"{m.dataset}/{m.name}" for m in real_micrographs(config, "train")],
+            "valid_micrographs": [f"{m.dataset}/{m.name}" for m in real_micrographs(config, "valid")],
+            "test_split": "never read",
+        }}
     return {
         "variant": config.variant,
-        "kind": "samcryo pre-trained backbone (simulated micrographs)",
+        "kind": "samcryo pre-trained backbone (simulated" + (" and real" if sets else "") + " micrographs)",
         **extra,
+        **real,
         "trained_modules": list(TRAINED_MODULES),
         "prompt_used_in_pretraining": "none (fixed 8 x 8 grid of positive points)",
         "demo_particle_excluded": {

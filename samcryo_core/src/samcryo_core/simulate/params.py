@@ -87,6 +87,33 @@ class SimulationParams:
         aggregate_diameter_factor: (low, high) aggregate size in multiples of the largest
             particle diameter.
         junk_clearance_factor: particle discs stay this many diameters clear of the junk mask.
+        filaments: (low, high) number of filaments (protein, CTF-filtered like particles).
+        filament_width_factor: (low, high) filament width in multiples of the largest diameter.
+        ethane_clusters: (low, high) number of clusters of small dark ethane droplets.
+        ice_holes: (low, high) number of holes in the ice (bright, no particles).
+        ice_crystals: (low, high) number of hexagonal ice crystals.
+
+    Shapes and crowding
+        shape_families: one shape family per particle type, or one for all (``blob``,
+            ``elongated``, ``flat``, ``ring``, ``symmetric``, ``membrane``, ``pseudoatomic``; see
+            :mod:`samcryo_core.simulate.shapes`).
+        coverage: if set, particles are placed until their discs cover this fraction of the
+            image (0-0.6; overrides ``n_particles`` and ``particles_per_megapixel``); placement
+            stops earlier only when no free spot is left.
+        ice_gradient: relative change of the ice thickness across the image along a random
+            direction (0.5 = from 75 % to 125 % of the mean); thicker ice transmits less.
+        ice_meniscus: relative thickening of the ice one field width away from a random point
+            (the bowl-shaped ice of a hole, thin in the middle, thick towards the rim).
+
+    Rendering style (how the micrograph is exported; see :mod:`samcryo_core.simulate.styles`)
+        style: ``float`` (intensity with Gaussian shot noise, the original), ``counts`` (raw
+            counting-mode electron counts, Poisson), ``png8`` (contrast-normalized 8-bit, the
+            CryoPPP style), ``jpg`` (the same, JPEG-compressed) or ``denoised`` (the smooth,
+            low-noise look of a denoised micrograph).
+        png_window_sigma: half-width of the 8-bit grey window in noise standard deviations
+            (CryoPPP PNGs: about 10-70, so particles span only a few grey levels).
+        jpeg_quality: JPEG quality of the ``jpg`` style (1-95).
+        denoise_factor: the ``denoised`` style divides the noise by this and smooths it.
 
     Output
         keep_clean: also return the noise-free image and the particle-only signal (tests,
@@ -129,6 +156,19 @@ class SimulationParams:
     aggregates: tuple[int, int] = (0, 2)
     aggregate_diameter_factor: tuple[float, float] = (1.5, 3.0)
     junk_clearance_factor: float = 0.25
+    filaments: tuple[int, int] = (0, 0)
+    filament_width_factor: tuple[float, float] = (0.3, 1.0)
+    ethane_clusters: tuple[int, int] = (0, 0)
+    ice_holes: tuple[int, int] = (0, 0)
+    ice_crystals: tuple[int, int] = (0, 0)
+    shape_families: tuple[str, ...] = ("blob",)
+    coverage: float | None = None
+    ice_gradient: float = 0.0
+    ice_meniscus: float = 0.0
+    style: str = "float"
+    png_window_sigma: float = 10.0
+    jpeg_quality: int = 90
+    denoise_factor: float = 8.0
     keep_clean: bool = False
     seed: int = 0
 
@@ -204,6 +244,34 @@ class SimulationParams:
         _pair(self.ice_diameter_factor, "ice_diameter_factor", 0.5, 50.0)
         _pair(self.aggregate_diameter_factor, "aggregate_diameter_factor", 1.0, 20.0)
         _pair(self.ice_darkening, "ice_darkening", 0.0, 0.99)
+        for key in ("filaments", "ethane_clusters", "ice_holes", "ice_crystals"):
+            _pair(getattr(self, key), key, 0, 1000)
+        _pair(self.filament_width_factor, "filament_width_factor", 0.05, 5.0)
+        from samcryo_core.simulate.shapes import FAMILIES
+        from samcryo_core.simulate.styles import STYLES
+
+        bad = [f for f in self.shape_families if f not in FAMILIES]
+        if bad or len(self.shape_families) not in (1, len(self.diameters_A)):
+            raise ConfigError("shape_families", f"{self.shape_families!r}: need one family per diameter or "
+                              "one for all, each a known family", f"use {', '.join(FAMILIES)}")
+        if self.coverage is not None and not 0 < self.coverage <= 0.6:
+            raise ConfigError("coverage", f"must be in (0, 0.6], got {self.coverage}",
+                              "use e.g. 0.1 (sparse) to 0.4 (crowded), or leave it unset")
+        for key in ("ice_gradient", "ice_meniscus"):
+            if not 0 <= getattr(self, key) <= 2:
+                raise ConfigError(key, "must be in [0, 2]", "use e.g. 0.3, or 0 to disable")
+        if self.style not in STYLES:
+            raise ConfigError("style", f"unknown style {self.style!r}", f"use one of {', '.join(STYLES)}")
+        if not self.png_window_sigma > 0:
+            raise ConfigError("png_window_sigma", "must be positive", "use e.g. 10")
+        if not 1 <= self.jpeg_quality <= 95:
+            raise ConfigError("jpeg_quality", "must be in [1, 95]", "use e.g. 90")
+        if not self.denoise_factor >= 1:
+            raise ConfigError("denoise_factor", "must be >= 1", "use e.g. 8")
+
+    def family_of(self, type_index: int) -> str:
+        """The shape family of particle type ``type_index`` (0-based)."""
+        return self.shape_families[type_index if len(self.shape_families) > 1 else 0]
 
     @property
     def diameters_px(self) -> tuple[float, ...]:
@@ -211,7 +279,14 @@ class SimulationParams:
         return tuple(d / self.pixel_size_A for d in self.diameters_A)
 
     def particle_count(self) -> int:
-        """Number of particles to try to place on one micrograph."""
+        """Number of particles to try to place on one micrograph.
+
+        With ``coverage`` this is an upper bound (placement stops once the coverage is reached):
+        enough of the smallest particles to cover it even if each added only a third of its disc.
+        """
+        if self.coverage is not None:
+            disc = math.pi / 4.0 * min(self.diameters_px) ** 2
+            return int(math.ceil(self.coverage * self.shape[0] * self.shape[1] / (disc / 3.0))) + 1
         if self.particles_per_megapixel is not None:
             return int(round(self.particles_per_megapixel * self.shape[0] * self.shape[1] / 1e6))
         return int(self.n_particles)

@@ -3,8 +3,8 @@
 Why Gaussians: the projection of a 3-D Gaussian along z is a 2-D Gaussian with the same sigma
 and the same mass, so a randomly rotated particle is projected exactly by rotating its blob
 centres and drawing 2-D Gaussians; no volume, no interpolation, a few milliseconds per
-micrograph. A few large "domain" blobs give the overall shape (elongated, lobed, compact), a
-few dozen small ones give the mottled texture that real particles show at 3-6 A/px.
+micrograph. The shapes (compact blobs, rods, plates, rings, Cn/Dn assemblies, membrane proteins
+in a belt, pseudo-atomic models) are the families of :mod:`samcryo_core.simulate.shapes`.
 
 A particle *type* is generated from a seed, so every micrograph of a dataset shows the same
 protein in different orientations, as a real data set does.
@@ -17,7 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-DETAIL_MASS_FRACTION = 0.5
+from samcryo_core.simulate.shapes import FAMILIES, blob, make_density
+
+#: Variance (pixels^2) added to every Gaussian when it is drawn: a pixel integrates the
+#: projection over its area (a box of variance 1/12 per axis), so a Gaussian narrower than a
+#: pixel keeps its mass instead of vanishing between pixel centres.
+PIXEL_VARIANCE = 1.0 / 12.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class ParticleType:
         sigmas_A: ``(G,)`` blob widths in Angstrom.
         masses: ``(G,)`` blob masses (arbitrary units; total mass grows as diameter^3 so a
             larger protein scatters more).
+        family: the shape family (:data:`samcryo_core.simulate.shapes.FAMILIES`).
     """
 
     class_id: int
@@ -38,14 +44,7 @@ class ParticleType:
     centres_A: np.ndarray
     sigmas_A: np.ndarray
     masses: np.ndarray
-
-
-def _points_in_ellipsoid(rng: np.random.Generator, n: int, semi_axes: np.ndarray) -> np.ndarray:
-    """``n`` points uniform in an ellipsoid (direction uniform, radius ~ u^(1/3))."""
-    v = rng.normal(size=(n, 3))
-    v /= np.linalg.norm(v, axis=1, keepdims=True)
-    r = rng.uniform(0.0, 1.0, size=(n, 1)) ** (1.0 / 3.0)
-    return v * r * semi_axes[None, :]
+    family: str = "blob"
 
 
 def make_blob_density(
@@ -57,44 +56,25 @@ def make_blob_density(
     flatten: float = 1.0,
     density: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Random compact density of ``diameter_A``: returns ``(centres_A, sigmas_A, masses)``.
+    """Random compact density of ``diameter_A`` (the ``blob`` family): ``(centres_A, sigmas_A,
+    masses)``; see :func:`samcryo_core.simulate.shapes.blob`."""
+    return blob(rng, diameter_A, n_domains=n_domains, n_details=n_details, flatten=flatten, density=density)
 
-    Domains: sigma 0.2-0.3 R within an anisotropic ellipsoid (semi-axes 0.55-1 times 0.45 R);
-    details: sigma 0.04-0.09 R (4-7 A for a 160 A protein: helix-sized, so the projection keeps
-    power out to about 1/10 A like a real protein) within 0.75 R. Mass is proportional to
-    sigma^3 within each group, and the details together carry half of the mass. ``flatten`` < 1 squashes z
-    (aggregates lying in the ice layer). Finally the density is centred on its centre of mass
-    and scaled so that max(|centre| + 1.5 sigma) = diameter / 2.
+
+def make_particle_type(diameter_A: float, seed: int, class_id: int = 1, family: str = "blob") -> ParticleType:
+    """The particle type of ``diameter_A`` and ``family`` for ``seed`` (same inputs, same protein).
+
+    The blob family keeps the seed sequence of the original simulator, so its proteins (the
+    demo's among them) are unchanged.
     """
-    R = diameter_A / 2.0
-    axes = rng.uniform(0.55, 1.0, size=3)
-    axes /= axes.max()
-    axes[2] *= flatten
-    nd = int(rng.integers(n_domains[0], n_domains[1] + 1))
-    nt = int(rng.integers(n_details[0], n_details[1] + 1))
-    c_dom = _points_in_ellipsoid(rng, nd, axes * 0.45 * R)
-    s_dom = rng.uniform(0.2, 0.3, size=nd) * R
-    c_det = _points_in_ellipsoid(rng, nt, axes * 0.75 * R)
-    s_det = rng.uniform(0.04, 0.09, size=nt) * R
-    centres = np.concatenate([c_dom, c_det])
-    sigmas = np.concatenate([s_dom, s_det])
-    # Details carry half of the mass (dense secondary structure), so the projection has the
-    # mid-frequency texture real particles show; within each group mass ~ sigma^3.
-    m_dom = s_dom**3 / (s_dom**3).sum() * (1.0 - DETAIL_MASS_FRACTION)
-    m_det = s_det**3 / (s_det**3).sum() * DETAIL_MASS_FRACTION
-    masses = np.concatenate([m_dom, m_det]) * density * (diameter_A / 100.0) ** 3
-    centres -= (masses[:, None] * centres).sum(axis=0) / masses.sum()
-    extent = float(np.max(np.linalg.norm(centres, axis=1) + 1.5 * sigmas))
-    scale = R / extent
-    return centres * scale, sigmas * scale, masses
-
-
-def make_particle_type(diameter_A: float, seed: int, class_id: int = 1) -> ParticleType:
-    """The particle type of ``diameter_A`` for ``seed`` (same inputs, same protein)."""
-    rng = np.random.default_rng([int(seed), int(class_id), int(round(diameter_A * 1000))])
-    centres, sigmas, masses = make_blob_density(rng, diameter_A)
+    if family not in FAMILIES:
+        raise ValueError(f"unknown shape family {family!r}; use one of {', '.join(FAMILIES)}")
+    key = [int(seed), int(class_id), int(round(diameter_A * 1000))]
+    if family != "blob":
+        key.append(list(FAMILIES).index(family))
+    centres, sigmas, masses = make_density(family, np.random.default_rng(key), diameter_A)
     return ParticleType(class_id=class_id, diameter_A=float(diameter_A), centres_A=centres,
-                        sigmas_A=sigmas, masses=masses)
+                        sigmas_A=sigmas, masses=masses, family=family)
 
 
 def random_rotations(n: int, rng: np.random.Generator) -> Rotation:
@@ -115,13 +95,13 @@ def add_projection(
 ) -> None:
     """Add the z-projection of a rotated density centred at ``(x, y)`` (column, row) in place.
 
-    Each blob becomes ``m / (2 pi s^2) exp(-r^2 / 2 s^2)`` (pixel units). The sum is separable
-    per blob, so a window is one ``(h x G) @ (G x w)`` product. Blobs near the border are
-    clipped (never wrapped).
+    Each blob becomes ``m / (2 pi s^2) exp(-r^2 / 2 s^2)`` (pixel units, ``s^2`` including
+    :data:`PIXEL_VARIANCE`). The sum is separable per blob, so a window is one
+    ``(h x G) @ (G x w)`` product. Blobs near the border are clipped (never wrapped).
     """
     H, W = canvas.shape
     c = rotation.apply(centres_A)[:, :2] / pixel_size_A  # (G, 2): x, y offsets in pixels
-    s = sigmas_A / pixel_size_A
+    s = np.sqrt((sigmas_A / pixel_size_A) ** 2 + PIXEL_VARIANCE)
     cx = x + c[:, 0]
     cy = y + c[:, 1]
     half = float(np.max(np.abs(c) + 3.5 * s[:, None]))

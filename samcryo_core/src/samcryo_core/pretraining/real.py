@@ -1,0 +1,99 @@
+"""Real labelled micrographs for pre-training: the CryoPPP dev sets' train and valid splits.
+
+Why real data in pre-training: a backbone that has only seen the simulator learns the
+simulator's world; a few real micrographs of a few proteins show it real ice, real noise and
+real export artefacts. Only the ``train`` split is trained on and only the ``valid`` split is
+validated on; the ``test`` split is never read (it scores the leave-one-dataset-out proof), and
+any set named in ``leave_out`` is not read at all.
+
+Layout read (``real_root``, e.g. ``/work/shared/data/cryoppp-dev``)::
+
+    <real_root>/<set>/<split>/images/<micrograph>.png
+    <real_centres>/<set>/<split>/<micrograph stem>.star     (scripts/derive_centres.py)
+
+The centres are in the PNG's pixels with the particle diameter in ``samcryoDiameterPx``; the
+PNG's pixel size is not needed (binning depends only on the diameter in pixels), so images are
+normalized with a nominal 1 A/px and the diameter in pixels as Angstrom.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from samcryo_core.errors import ConfigError
+
+SPLITS = ("train", "valid")
+
+
+@dataclass(frozen=True)
+class RealMicrograph:
+    """One labelled real micrograph (the image as read, centres in its pixels)."""
+
+    dataset: str
+    split: str
+    name: str
+    image: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    diameter_px: np.ndarray
+
+
+def _read_image(path: Path) -> np.ndarray:
+    from samcryo_core.io.micrograph import read_micrograph
+
+    return np.asarray(read_micrograph(path).data, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def load_split(real_root: str, real_centres: str, dataset: str, split: str) -> tuple[RealMicrograph, ...]:
+    """Every micrograph of ``dataset``/``split`` that has derived centres (cached per process)."""
+    from samcryo_core.training.labels import read_particles
+
+    if split not in SPLITS:
+        raise ConfigError("pretrain.real", f"split {split!r} may not be used", "use train or valid only")
+    centres = Path(real_centres) / dataset / split
+    stars = sorted(centres.glob("*.star"))
+    if not stars:
+        raise ConfigError("pretrain.real_centres", f"no centres in {centres}",
+                          "run scripts/derive_centres.py or point real_centres at its output")
+    images = Path(real_root) / dataset / split / "images"
+    out = []
+    for star in stars:
+        image = images / f"{star.stem}.png"
+        if not image.is_file():
+            raise ConfigError("pretrain.real_root", f"{image} is missing",
+                              "point real_root at the cryoppp-dev folder")
+        p = read_particles(star)
+        out.append(RealMicrograph(dataset, split, star.stem, _read_image(image), p.x, p.y, p.diameter_px))
+    return tuple(out)
+
+
+def real_sets(config) -> tuple[str, ...]:
+    """The real data sets this recipe uses (``real_sets`` minus ``leave_out``)."""
+    if config.real_root is None:
+        return ()
+    return tuple(s for s in config.real_sets if s not in config.leave_out)
+
+
+def real_micrographs(config, split: str) -> list[RealMicrograph]:
+    """All micrographs of ``split`` of the sets the recipe uses."""
+    return [m for s in real_sets(config) for m in load_split(str(config.real_root), str(config.real_centres),
+                                                             s, split)]
+
+
+def normalize_real(mic: RealMicrograph, particle_px: float):
+    """``(image, mapping, mask)`` of a real micrograph binned so its particles span ``particle_px``."""
+    from samcryo_core.preprocess.normalize import normalize_micrograph
+    from samcryo_core.training.labels import Particles, particles_to_mask
+
+    d = float(np.median(mic.diameter_px))
+    image, mapping = normalize_micrograph(
+        mic.image, name=mic.name, source=f"<{mic.dataset}/{mic.split}/{mic.name}>", pixel_size_A=1.0,
+        diameter_A=d, particle_px=particle_px, pixel_size_source="nominal (diameter in pixels)",
+    )
+    mask = particles_to_mask(Particles(mic.x, mic.y, mic.diameter_px), mapping, path=mic.name)
+    return image, mapping, mask
