@@ -23,13 +23,6 @@ sys.path.insert(0, str(BENCH))
 import common  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _test_mic(xy, d=20.0, shape=(200, 300)) -> common.TestMicrograph:
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     return common.TestMicrograph("m", "m.mrc", xy, np.full(len(xy), d), shape)

@@ -19,14 +19,6 @@ from samcryo_core.preprocess.chunk import NORMALIZE_COLUMNS as NORM_COLUMNS
 from samcryo_core.preprocess.normalize import normalize_micrograph
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _micrograph(rng, shape):
     H, W = shape
     img = rng.normal(0, 1, shape).astype(np.float32)

@@ -13,8 +13,6 @@ from samcryo_core.cli import main
 from samcryo_core.model.loading import DownloadError, download_checkpoint, sha256_file
 from samcryo_core.model.registry import build_sam
 
-torch.set_num_threads(1)
-
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - signature of the base class

@@ -11,8 +11,6 @@ from samcryo_core.errors import ConfigError, InputError
 from samcryo_core.model.loading import load_state_dict, sha256_file
 from samcryo_core.model.registry import VARIANTS, build_sam
 
-torch.set_num_threads(1)
-
 
 def _run_sam(sam, seed: int = 0) -> torch.Tensor:
     """Encoder + decoder output of a raw Sam for a fixed input (one centre point)."""

@@ -10,8 +10,6 @@ from samcryo_core.errors import ConfigError, InputError
 from samcryo_core.model import PromptedSam
 from samcryo_core.model.inputs import micrograph_to_sam_input, point_grid
 
-torch.set_num_threads(1)
-
 
 def _build(prompt: str, seed: int = 0, **config) -> PromptedSam:
     torch.manual_seed(seed)

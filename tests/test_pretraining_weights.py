@@ -12,14 +12,6 @@ from samcryo_core.pretraining.recipe import DEMO_EXCLUDED_BAND_A, DEMO_TYPE_SEED
 from samcryo_core.weights import CPU_SMALL_BACKBONE, WEIGHTS_DIR, backbone_metadata, cpu_small_backbone
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_sha256_matches_the_recorded_one():
     path, sha = cpu_small_backbone()
     assert path == CPU_SMALL_BACKBONE and path.stat().st_size < 10 * 2**20

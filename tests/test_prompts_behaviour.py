@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from samcryo_core.model import PromptedSam
 from samcryo_core.model.prompts.prefix import block_with_prefix
 
-torch.set_num_threads(1)
 TRAINABLE = ["head", "prefix", "encoder", "finetune"]
 # The paper-size head U-Net runs at full resolution: a few seconds per training test on a busy CPU.
 HEAD_SLOW = pytest.param("head", marks=pytest.mark.slow)

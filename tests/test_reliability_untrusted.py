@@ -27,8 +27,6 @@ from samcryo_core.model.loading import sha256_file
 from samcryo_core.model.registry import build_sam
 from samcryo_core.training.prompt_file import FORMAT, RANDOM_INIT, save_prompt_file
 
-torch.set_num_threads(1)
-
 
 class _Payload:
     """Unpickling this runs a shell command (creates the marker file)."""

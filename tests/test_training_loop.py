@@ -25,14 +25,6 @@ from samcryo_core.training.prompt_file import check_base, read_prompt_file
 from samcryo_core.training.trainer import last_checkpoint_path, train_prompt
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _write_synthetic(tmp_path, n=3, size=256, seed=0):
     """Noise micrographs with dark discs (radius 12) and STAR labels of their centres."""
     rng = np.random.default_rng(seed)
