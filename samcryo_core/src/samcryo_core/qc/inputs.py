@@ -17,13 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from samcryo_core.errors import InputError
 from samcryo_core.manifest import OK, REJECTED, read_manifest
-
-PICKS_COLUMNS = ("x", "y", "fom", "diameter_px", "x_norm", "y_norm", "area_px")
+from samcryo_core.particles.picks_io import PICKS_COLUMNS, read_picks
 
 # Metric names as the report shows them, with the spellings an evaluation file may use.
 METRIC_ALIASES: dict[str, tuple[str, ...]] = {
@@ -119,26 +117,6 @@ def _read_manifest_checked(path: str | Path, needed: Sequence[str]) -> list[dict
     rows = read_manifest(path)
     _check_columns(path, rows, ("micrograph", "status", *needed))
     return rows
-
-
-def read_picks_csv(path: str | Path) -> pd.DataFrame:
-    """Read one micrograph's picks CSV; a header-only file gives an empty frame with the columns."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(path, "picks CSV does not exist", "rerun 'samcryo extract' for this chunk")
-    try:
-        df = pd.read_csv(p)
-    except pd.errors.EmptyDataError:
-        df = pd.DataFrame(columns=list(PICKS_COLUMNS))
-    missing = [c for c in ("x", "y", "fom", "diameter_px", "x_norm", "y_norm") if c not in df.columns]
-    if missing:
-        raise InputError(path, f"picks CSV lacks the column(s) {', '.join(missing)}",
-                         "pass picks written by 'samcryo extract' or 'samcryo pick-log'")
-    for c in PICKS_COLUMNS:
-        if c not in df.columns:
-            df[c] = np.nan
-        df[c] = pd.to_numeric(df[c], errors="coerce")
-    return df[list(PICKS_COLUMNS)]
 
 
 def _metric_key(key: str) -> str | None:
@@ -249,7 +227,7 @@ def load_dataset(
         if not rec.picks:
             rec.reject("picks", "no picks file in the picks manifest")
             continue
-        df = read_picks_csv(rec.picks)
+        df = read_picks(rec.picks)[list(PICKS_COLUMNS)]
         df.insert(0, "micrograph", rec.name)
         frames.append(df)
     nonempty = [f for f in frames if len(f)]

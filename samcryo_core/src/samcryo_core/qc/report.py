@@ -23,8 +23,9 @@ import pandas as pd
 
 from samcryo_core.errors import InputError
 from samcryo_core.frame import FrameMapping
+from samcryo_core.particles.picks_io import read_picks
 from samcryo_core.qc import distributions as dist
-from samcryo_core.qc.inputs import QcDataset, read_picks_csv
+from samcryo_core.qc.inputs import QcDataset
 from samcryo_core.qc.overlay import render_overlay, select_sample, truth_to_normalized
 
 log = logging.getLogger(__name__)
@@ -85,16 +86,16 @@ def compute_stats(ds: QcDataset) -> ReportStats:
     )
 
 
-def read_truth_centres(path: Path, fmt: str, flip_y: bool, height: int) -> np.ndarray:
+def read_truth_centres(path: Path, fmt: str, flip_y: bool, mapping: FrameMapping) -> np.ndarray:
     """Ground-truth centres ``[N, 2]`` (x, y, original frame) read as ``samcryo evaluate`` reads them.
 
     Uses the evaluation's reader so the crosses on an overlay are exactly the particles the
     precision and recall were computed against (same format handling, same ``flip_y``).
     """
-    from samcryo_core.evaluation.truth_io import read_truth
+    from samcryo_core.evaluation.score import read_truth
 
     # Only centres are drawn, so any diameter will do (.box files carry none).
-    df = read_truth(path, fmt, diameter_px=1.0, flip_y=flip_y, height=height)
+    df = read_truth(path, fmt, mapping=mapping, diameter_px=1.0, flip_y=flip_y)
     return df[["x", "y"]].to_numpy(dtype=float)
 
 
@@ -123,12 +124,12 @@ def write_overlays(ds: QcDataset, out_dir: Path, sample: int | None, every: int,
             raise InputError(rec.sidecar, "frame sidecar does not exist", "rerun 'samcryo normalize'")
         mapping = FrameMapping.read(rec.sidecar)
         image = read_micrograph(rec.normalized).data
-        picks = read_picks_csv(rec.picks)
+        picks = read_picks(rec.picks)
         truth = None
         if truth_dir is not None:
             tpath = truth_dir / f"{rec.name}.{truth_format}"
             if tpath.is_file():
-                centres = read_truth_centres(tpath, truth_format, truth_flip_y, mapping.original_shape[0])
+                centres = read_truth_centres(tpath, truth_format, truth_flip_y, mapping)
                 truth = truth_to_normalized(centres, mapping)
         rel = f"overlays/{rec.name}.png"
         render_overlay(image, mapping, picks, out_dir / rel, threshold=ds.threshold, truth_norm=truth)

@@ -171,13 +171,17 @@ def check_config(config: dict) -> Layout:
         _require_file(config, "prompt_file", "prompt file")
     if trains_here:
         train = config.get("train") or {}
-        if not train.get("micrographs") or not train.get("truth_dir"):
+        if not train.get("micrographs") or not (train.get("truth_dir") or train.get("labels")):
             raise ConfigError("train", f"prompt '{prompt}' is trained here but train.micrographs "
-                              "or train.truth_dir is not set",
-                              "give the labelled micrographs and their truth folder, or a "
-                              "pre-trained prompt in prompt_file")
+                              "or their labels (train.truth_dir or train.labels) are not set",
+                              "give the labelled micrographs and their truth folder or label file, "
+                              "or a pre-trained prompt in prompt_file")
+        if train.get("truth_dir") and train.get("labels"):
+            raise ConfigError("train.labels", "both train.truth_dir and train.labels are set",
+                              "give one: a folder of per-micrograph label files, or one file for all")
         train_images(config)
         _require_dir(config, "train.truth_dir", "truth folder")
+        _require_file(config, "train.labels", "label file")
     _require_dir(config, "evaluate.truth_dir", "truth folder")
     scale = working_scale(variant, config["model"].get("checkpoint"), config["model"].get("particle_px"))
     warning = check_range(particle_diameter_A(config), scale)
@@ -246,8 +250,12 @@ def train_images(config: dict) -> list[str]:
     """The labelled micrographs of ``train.micrographs`` (a glob or a list of globs), sorted.
 
     Raises:
-        ConfigError: a pattern matches no file.
+        ConfigError: a pattern matches no file, or two micrographs share a name (labels are
+            matched by name, so one label file would label both).
     """
+    from samcryo_core.errors import InputError
+    from samcryo_core.ingest.naming import check_unique, micrograph_name
+
     patterns = config["train"]["micrographs"]
     patterns = [patterns] if isinstance(patterns, str) else list(patterns)
     found: list[str] = []
@@ -257,4 +265,10 @@ def train_images(config: dict) -> list[str]:
             raise ConfigError("train.micrographs", f"'{pattern}' matches no file (relative paths "
                               f"start at {os.getcwd()})", "fix the glob or the folder you run in")
         found.extend(matches)
-    return sorted(set(found))
+    found = sorted(set(found))
+    try:
+        check_unique([micrograph_name(p) for p in found], found)
+    except InputError as exc:
+        raise ConfigError("train.micrographs", exc.problem,
+                          "give each training micrograph a unique file name") from None
+    return found
