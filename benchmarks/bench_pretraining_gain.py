@@ -59,7 +59,7 @@ def demo_data(cache: Path, n_train: int, n_test: int, snr: float, seed: int,
 
 def load_unseen(test_dir: Path, img_size: int) -> list[dict]:
     """Normalized unseen micrographs with their truth (original frame)."""
-    from samcryo_core.evaluation.truth_io import read_truth
+    from samcryo_core.evaluation.score import read_truth
     from samcryo_core.io.micrograph import read_micrograph
     from samcryo_core.preprocess.normalize import normalize_micrograph
 
@@ -69,7 +69,7 @@ def load_unseen(test_dir: Path, img_size: int) -> list[dict]:
         img, mapping = normalize_micrograph(
             mic.data, img_size, name=mrc.stem, source=str(mrc), pixel_size_A=mic.pixel_size_A
         )
-        truth = read_truth(test_dir / "truth" / f"{mrc.stem}.star")
+        truth = read_truth(test_dir / "truth" / f"{mrc.stem}.star", "star", mapping=mapping)
         out.append({"image": img, "mapping": mapping, "truth": truth})
     return out
 
