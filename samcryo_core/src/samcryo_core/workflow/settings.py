@@ -130,6 +130,7 @@ class Layout:
     uses_sam: bool
     gpus: int
     fom_threshold: float
+    relion_dir: str = ""
 
 
 def results_dir(prompt: str, variant: str) -> str:
@@ -190,6 +191,7 @@ def check_config(config: dict) -> Layout:
 
     prompt_dir = results_dir(prompt, variant)
     device = str(config.get("device", "auto"))
+    relion_dir = relion_export_dir(config, prompt_dir)
     return Layout(
         prompt=prompt,
         variant=variant,
@@ -204,7 +206,31 @@ def check_config(config: dict) -> Layout:
         # nothing is reserved (Snakemake constrains only resources given with --resources).
         gpus=0 if device == "cpu" else 1,
         fom_threshold=fom_threshold(config, uses_sam),
+        relion_dir=relion_dir,
     )
+
+
+def relion_export_dir(config: dict, prompt_dir: str) -> str:
+    """Where the RELION coordinates go: ``export.relion_dir`` inside the project, or ``results/``.
+
+    ``export.relion_dir`` (e.g. ``External/job012``) is relative to the RELION project folder
+    (``inputs.project_dir``, default: where snakemake runs), like every path RELION shows, and
+    must lie inside it: RELION names the coordinate files relative to its project.
+
+    Raises:
+        ConfigError: the folder lies outside the project.
+    """
+    wanted = _get(config, "export.relion_dir")
+    if not wanted:
+        return f"{prompt_dir}/relion"
+    project = str(_get(config, "inputs.project_dir") or ".")
+    path = os.path.normpath(os.path.join(project, str(wanted)))
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(project))
+    if rel == os.curdir or rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        raise ConfigError("export.relion_dir", f"'{wanted}' is not a folder inside the RELION project "
+                          f"{os.path.abspath(project)} (inputs.project_dir)",
+                          "give a job folder inside the project, e.g. External/job012")
+    return path
 
 
 def fom_threshold(config: dict, uses_sam: bool) -> float:
