@@ -43,7 +43,9 @@ def _json_object(text: str) -> dict:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", required=True, choices=PROMPT_TYPES, help="prompt type to train")
     parser.add_argument("--variant", required=True, help="SAM variant (vit_b, vit_l, vit_h, cpu_small, tiny)")
-    parser.add_argument("--checkpoint", default=None, help="base SAM checkpoint (.pth); omit for random init")
+    parser.add_argument("--checkpoint", default=None,
+                        help="base SAM checkpoint (.pth; samcryo:cpu_small_backbone.pt = the shipped "
+                        "backbone); omit for random init")
     parser.add_argument("--sha256", default=None, help="expected sha256 of --checkpoint")
     add_diameter_argument(parser, required=True)
     parser.add_argument("--particle-px", type=float, default=None, metavar="P",
@@ -117,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
     from samcryo_core.training.dataset import TileDataset, load_example, match_labels, split_train_val
     from samcryo_core.training.prompt_file import RANDOM_INIT, base_sha256
     from samcryo_core.training.trainer import train_prompt
+    from samcryo_core.weights import resolve_checkpoint
 
+    args.checkpoint = resolve_checkpoint(args.checkpoint)
     set_threads(args.threads)
     device = resolve_device(args.device)
     pairs = match_labels(args.images, args.labels, args.labels_dir, label_format=args.label_format)

@@ -77,8 +77,9 @@ def prompt_base(prompt_file: str | Path, checkpoint: str | None = None,
             ``checkpoint`` was given.
     """
     from samcryo_core.training.prompt_file import RANDOM_INIT, read_prompt_file
-    from samcryo_core.weights import CPU_SMALL_BACKBONE, backbone_metadata
+    from samcryo_core.weights import CPU_SMALL_BACKBONE, backbone_metadata, resolve_checkpoint
 
+    checkpoint = resolve_checkpoint(checkpoint)
     _, meta = read_prompt_file(prompt_file)
     base = str(meta.get("base_sha256") or "")
     if checkpoint is None and base != RANDOM_INIT:
