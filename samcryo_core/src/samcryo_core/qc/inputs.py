@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from samcryo_core.errors import InputError
@@ -46,6 +47,7 @@ class MicrographRecord:
         normalized: path of the normalized MRC (normalized frame), or empty.
         sidecar: path of the FrameMapping JSON, or empty.
         picks: path of the picks CSV (original frame + normalized columns), or empty.
+        pixel_size_A: the micrograph's own pixel size (from its frame sidecar), or None.
     """
 
     name: str
@@ -56,6 +58,7 @@ class MicrographRecord:
     normalized: str = ""
     sidecar: str = ""
     picks: str = ""
+    pixel_size_A: float | None = None
 
     def reject(self, stage: str, reason: str) -> None:
         """Mark rejected, keeping the earliest stage's reason (stages are applied in order)."""
@@ -71,7 +74,10 @@ class QcDataset:
 
     Attributes:
         records: micrograph records sorted by name.
-        picks: all picks of accepted micrographs, columns ``PICKS_COLUMNS`` plus ``micrograph``.
+        picks: all picks of accepted micrographs, columns ``PICKS_COLUMNS`` plus ``micrograph``,
+            ``pixel_size_A`` (the micrograph's own) and ``diameter_A`` (``diameter_px`` times it;
+            NaN where the pixel size is unknown), so sizes stay right in datasets that mix
+            detectors or binnings.
         evaluation: overall metrics of this run (report name -> value), empty without truth.
         evaluation_per_micrograph: the evaluation's per-micrograph table, or None.
         compare: other runs' overall metrics (run name -> metric -> value), this run included
@@ -117,6 +123,18 @@ def _read_manifest_checked(path: str | Path, needed: Sequence[str]) -> list[dict
     rows = read_manifest(path)
     _check_columns(path, rows, ("micrograph", "status", *needed))
     return rows
+
+
+def _pixel_size(sidecar: str) -> float | None:
+    """A micrograph's pixel size from its frame sidecar (None when there is none to read)."""
+    from samcryo_core.frame import FrameMapping
+
+    if not sidecar or not Path(sidecar).is_file():
+        return None
+    try:
+        return FrameMapping.read(sidecar).pixel_size_A
+    except (ValueError, KeyError, OSError):
+        return None
 
 
 def _metric_key(key: str) -> str | None:
@@ -227,12 +245,15 @@ def load_dataset(
         if not rec.picks:
             rec.reject("picks", "no picks file in the picks manifest")
             continue
+        rec.pixel_size_A = _pixel_size(rec.sidecar)
         df = read_picks(rec.picks)[list(PICKS_COLUMNS)]
         df.insert(0, "micrograph", rec.name)
+        df["pixel_size_A"] = np.nan if rec.pixel_size_A is None else rec.pixel_size_A
+        df["diameter_A"] = df["diameter_px"] * df["pixel_size_A"]
         frames.append(df)
     nonempty = [f for f in frames if len(f)]
     picks = (pd.concat(nonempty, ignore_index=True) if nonempty
-             else pd.DataFrame(columns=["micrograph", *PICKS_COLUMNS]))
+             else pd.DataFrame(columns=["micrograph", *PICKS_COLUMNS, "pixel_size_A", "diameter_A"]))
 
     ordered = sorted(records.values(), key=lambda r: r.name)
     ds = QcDataset(records=ordered, picks=picks, threshold=threshold)

@@ -47,6 +47,7 @@ class ReportStats:
     n_without_picks: int
     median_fom: float | None
     median_diameter_px: float | None
+    median_diameter_A: float | None = None
 
 
 @dataclass
@@ -62,7 +63,7 @@ class ReportResult:
     evaluation: dict[str, float] = field(default_factory=dict)
     metrics: pd.DataFrame | None = None
     threshold: float | None = None
-    pixel_size_A: float | None = None
+    pixel_sizes_A: list[float] = field(default_factory=list)  # distinct, of accepted micrographs
     title: str = "samcryo QC"
 
 
@@ -74,6 +75,7 @@ def compute_stats(ds: QcDataset) -> ReportStats:
         by_stage[r.stage] = by_stage.get(r.stage, 0) + 1
     fom = pd.to_numeric(ds.picks["fom"], errors="coerce").dropna()
     diam = pd.to_numeric(ds.picks["diameter_px"], errors="coerce").dropna()
+    diam_A = pd.to_numeric(ds.picks.get("diameter_A", pd.Series(dtype=float)), errors="coerce").dropna()
     return ReportStats(
         n_inputs=len(ds.records), n_accepted=len(ds.accepted), n_rejected=len(ds.rejected),
         rejected_by_stage=by_stage, n_picks=int(counts.sum()),
@@ -83,6 +85,7 @@ def compute_stats(ds: QcDataset) -> ReportStats:
         n_without_picks=int((counts == 0).sum()),
         median_fom=float(fom.median()) if len(fom) else None,
         median_diameter_px=float(diam.median()) if len(diam) else None,
+        median_diameter_A=float(diam_A.median()) if len(diam_A) else None,
     )
 
 
@@ -99,11 +102,9 @@ def read_truth_centres(path: Path, fmt: str, flip_y: bool, mapping: FrameMapping
     return df[["x", "y"]].to_numpy(dtype=float)
 
 
-def _pixel_size(ds: QcDataset) -> float | None:
-    for r in ds.accepted:
-        if r.sidecar and Path(r.sidecar).is_file():
-            return FrameMapping.read(r.sidecar).pixel_size_A
-    return None
+def _pixel_sizes(ds: QcDataset) -> list[float]:
+    """The distinct pixel sizes of the accepted micrographs (each from its own sidecar)."""
+    return sorted({float(r.pixel_size_A) for r in ds.accepted if r.pixel_size_A})
 
 
 def write_overlays(ds: QcDataset, out_dir: Path, sample: int | None, every: int,
@@ -137,6 +138,10 @@ def write_overlays(ds: QcDataset, out_dir: Path, sample: int | None, every: int,
     return written
 
 
+def _round(value) -> float | str:
+    return "" if value is None or not np.isfinite(value) else round(float(value), 1)
+
+
 def build_report(ds: QcDataset, out_dir: str | Path, *, sample: int | None = 16, every: int = 1,
                  truth_dir: str | Path | None = None, truth_format: str = "star", truth_flip_y: bool = False,
                  title: str = "samcryo QC") -> ReportResult:
@@ -145,27 +150,32 @@ def build_report(ds: QcDataset, out_dir: str | Path, *, sample: int | None = 16,
     for sub in ("overlays", "plots", "tables"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     res = ReportResult(out_dir=out, stats=compute_stats(ds), threshold=ds.threshold, title=title,
-                       pixel_size_A=_pixel_size(ds), evaluation=dict(ds.evaluation))
+                       pixel_sizes_A=_pixel_sizes(ds), evaluation=dict(ds.evaluation))
     res.overlays = write_overlays(ds, out, sample, every, Path(truth_dir) if truth_dir else None,
                                   truth_format, truth_flip_y)
 
     counts = ds.picks_per_micrograph()
     fom = ds.picks["fom"].to_numpy(dtype=float) if len(ds.picks) else np.array([])
     diam = ds.picks["diameter_px"].to_numpy(dtype=float) if len(ds.picks) else np.array([])
+    diam_A = ds.picks["diameter_A"].to_numpy(dtype=float) if len(ds.picks) else np.array([])
     dist.plot_picks_per_micrograph(counts, out / "plots/picks_per_micrograph.png")
     res.plots.append(("Particles per micrograph", "plots/picks_per_micrograph.png"))
     dist.plot_fom_histogram(fom, out / "plots/fom_histogram.png", ds.threshold)
     res.plots.append(("Figure of merit", "plots/fom_histogram.png"))
-    dist.plot_pick_sizes(diam, out / "plots/pick_sizes.png", res.pixel_size_A)
+    dist.plot_pick_sizes(diam, out / "plots/pick_sizes.png", diam_A)
     res.plots.append(("Pick size", "plots/pick_sizes.png"))
     res.rejected = dist.rejection_table(ds.records)
     dist.plot_rejection_reasons(res.rejected, out / "plots/rejections.png")
     res.plots.append(("Rejected micrographs", "plots/rejections.png"))
 
+    sizes = ds.picks.groupby("micrograph")["diameter_A"].median() if len(ds.picks) else pd.Series(dtype=float)
     mics = pd.DataFrame([{"micrograph": r.name, "status": r.status, "stage": r.stage, "reason": r.reason,
                           "n_picks": int(counts.get(r.name, 0)) if r.status == "ok" else "",
+                          "pixel_size_A": "" if r.pixel_size_A is None else r.pixel_size_A,
+                          "median_diameter_A": _round(sizes.get(r.name)),
                           "source": r.source} for r in ds.records],
-                        columns=["micrograph", "status", "stage", "reason", "n_picks", "source"])
+                        columns=["micrograph", "status", "stage", "reason", "n_picks", "pixel_size_A",
+                                 "median_diameter_A", "source"])
     dist.write_table(mics, out / "tables/micrographs.csv")
     res.tables.append(("All micrographs", "tables/micrographs.csv"))
     dist.write_table(res.rejected, out / "tables/rejected.csv")
