@@ -1,5 +1,6 @@
-# Export (aggregate: every chunk's picks -> RELION per-micrograph STAR + autopick.star index,
-# cryoSPARC particles STAR, EMAN .box) and evaluation against truth (when evaluate.truth_dir).
+# Export (aggregate: every chunk's picks -> RELION per-micrograph STAR + autopick.star index, in
+# results/ or a RELION job folder (export.relion_dir), cryoSPARC particles STAR and .cs, EMAN .box)
+# and evaluation against truth (when evaluate.truth_dir).
 
 
 rule export:
@@ -14,7 +15,7 @@ rule export:
         summary=f"{PROMPT_DIR}/export_summary.tsv",
     params:
         relion_dir=lambda wc, output: os.path.dirname(output.index),
-        box=(f"--box-dir {q(PROMPT_DIR + '/box')} --box-size {config['export']['box_size_px']}"
+        box=(f"--box-dir {q(f'{PROMPT_DIR}/box')} --box-size {config['export']['box_size_px']}"
              if config["export"].get("box_size_px") else ""),
         extra=" ".join(filter(None, [
             f"--relion-version {config['export']['relion_version']}",
