@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in_mics", required=True, metavar="STAR",
                         help="input micrographs STAR (RELION passes it)")
     parser.add_argument("--j", type=int, default=1, help="threads (RELION passes it; default 1)")
-    for ignored in ("--in_movies", "--in_parts", "--in_coords", "--in_3dref", "--in_mask"):
+    # other inputs RELION may pass to an External job; not used by a picker
+    for ignored in ("--in_movies", "--in_parts", "--in_coords", "--in_3dref", "--in_mask",
+                    "--pipeline_control"):
         parser.add_argument(ignored, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--prompt_file", "--prompt-file", dest="prompt_file",
                         help="prompt trained by 'samcryo train' (path relative to the project)")
