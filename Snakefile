@@ -32,7 +32,7 @@ rule all:
     default_target: True
     input:
         "results/ingest/rejected.tsv",
-        f"{PROMPT_DIR}/relion/autopick.star",
+        f"{LAYOUT.relion_dir}/autopick.star",
         f"{PROMPT_DIR}/cryosparc/particles.star",
         f"{PROMPT_DIR}/evaluation/overall.json" if HAS_TRUTH else [],
         f"{PROMPT_DIR}/qc/summary.md",

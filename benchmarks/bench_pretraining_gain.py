@@ -67,13 +67,13 @@ def demo_data(cache: Path, n_train: int, n_test: int, snr: float, seed: int,
 
 def load_unseen(test_dir: Path, particle_px: float, diameter_A) -> list[dict]:
     """Unseen micrographs at the working scale with their truth (original frame)."""
-    from samcryo_core.evaluation.truth_io import read_truth
+    from samcryo_core.evaluation.score import read_truth
 
     out = []
     for mrc in sorted((test_dir / "micrographs").glob("*.mrc")):
         img, mapping = common.normalize_file(mrc, name=mrc.stem, diameter_A=diameter_A,
                                              particle_px=particle_px)
-        truth = read_truth(test_dir / "truth" / f"{mrc.stem}.star")
+        truth = read_truth(test_dir / "truth" / f"{mrc.stem}.star", "star", mapping=mapping)
         out.append({"image": img, "mapping": mapping, "truth": truth})
     return out
 

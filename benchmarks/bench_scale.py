@@ -117,7 +117,7 @@ def _write_star(path: Path, xy: np.ndarray) -> None:
 def prepare_real10028(root: Path) -> list[dict]:
     from PIL import Image
 
-    from samcryo_core.training.labels import read_particles
+    from samcryo_core.io.coordinates import read_coordinates
 
     if not CRYOPPP.is_dir():
         print(f"bench_scale: {CRYOPPP} not found: real10028 skipped", file=sys.stderr)
@@ -135,8 +135,9 @@ def prepare_real10028(root: Path) -> list[dict]:
                     with Image.open(img) as im:
                         im = im.convert("L")
                         (im if k == 1 else im.resize((im.width * k, im.height * k), Image.BICUBIC)).save(out)
-                parts = read_particles(CRYOPPP / "coordinates" / f"{img.stem}.star", diameter_px=56.0)
-                xy = np.stack([(parts.x + 0.5) * k - 0.5, (parts.y + 0.5) * k - 0.5], axis=1)
+                parts = read_coordinates(CRYOPPP / "coordinates" / f"{img.stem}.star")
+                xy = np.stack([(parts["x"].to_numpy() + 0.5) * k - 0.5,
+                               (parts["y"].to_numpy() + 0.5) * k - 0.5], axis=1)
                 _write_star(d / split / "truth" / f"{img.stem}.star", xy)
         sets.append({"name": f"real10028/up{k}x", "dir": d, "pixel_size_A": CRYOPPP_PX / k,
                      "diameter_A": CRYOPPP_DIAMETER_A, "ext": "png", "png_pixel_size": CRYOPPP_PX / k})

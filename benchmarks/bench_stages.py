@@ -186,12 +186,12 @@ def _render_truth_probability(mrc: Path, mapping, out: Path, diameter_px: float)
     import numpy as np
     from scipy import ndimage
 
+    from samcryo_core.io.coordinates import read_coordinates
     from samcryo_core.io.mrc_write import write_mrc
-    from samcryo_core.training.labels import read_particles
 
-    parts = read_particles(mrc.parents[1] / "truth" / f"{mrc.stem}.star")
+    parts = read_coordinates(mrc.parents[1] / "truth" / f"{mrc.stem}.star")
     h, w = mapping.binned_shape
-    xn, yn = mapping.to_normalized(parts.x, parts.y)
+    xn, yn = mapping.to_normalized(parts["x"].to_numpy(), parts["y"].to_numpy())
     r = 0.5 * diameter_px / mapping.mean_scale
     yy, xx = np.mgrid[0:h, 0:w]
     prob = np.zeros((h, w), dtype=np.float32)

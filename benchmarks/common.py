@@ -189,10 +189,11 @@ def read_truth_particles(path: str | Path, *, diameter_px: float | None, height:
                          flip_y: bool = False, fmt: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """True centres ``[N, 2]`` and diameters ``[N]`` from a STAR / CSV / .box file or a mask image.
 
-    Coordinates are read with the training label reader (same column conventions); a mask image
+    Coordinates are read with samcryo's coordinate reader (what training and evaluation use); a mask image
     (CryoPPP PNG) is turned into centres with :func:`centres_from_mask`.
     """
-    from samcryo_core.training.labels import MASK_SUFFIXES, read_particles
+    from samcryo_core.io.coordinates import read_coordinates, with_diameters
+    from samcryo_core.training.labels import MASK_SUFFIXES
 
     p = Path(path)
     if fmt == "mask" or (fmt == "auto" and p.suffix.lower() in MASK_SUFFIXES):
@@ -205,10 +206,11 @@ def read_truth_particles(path: str | Path, *, diameter_px: float | None, height:
             raise ValueError(f"{p}: a mask truth needs diameter_px")
         xy = centres_from_mask(mask, diameter_px)
         return xy, np.full(len(xy), float(diameter_px))
-    parts = read_particles(p, fmt, diameter_px=diameter_px)
-    y = (height - 1) - parts.y if flip_y else parts.y
-    xy = np.stack([parts.x, y], axis=1).astype(np.float64).reshape(-1, 2)
-    return xy, parts.diameter_px.astype(np.float64)
+    parts = with_diameters(read_coordinates(p, fmt), override_px=diameter_px, source=p)
+    x, y = parts["x"].to_numpy(np.float64), parts["y"].to_numpy(np.float64)
+    y = (height - 1) - y if flip_y else y
+    xy = np.stack([x, y], axis=1).reshape(-1, 2)
+    return xy, parts["diameter_px"].to_numpy(np.float64)
 
 
 def centres_from_mask(mask: np.ndarray, diameter_px: float) -> np.ndarray:

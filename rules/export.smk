@@ -1,5 +1,6 @@
-# Export (aggregate: every chunk's picks -> RELION per-micrograph STAR + autopick.star index,
-# cryoSPARC particles STAR, EMAN .box) and evaluation against truth (when evaluate.truth_dir).
+# Export (aggregate: every chunk's picks -> RELION per-micrograph STAR + autopick.star index, in
+# results/ or a RELION job folder (export.relion_dir), cryoSPARC particles STAR and .cs, EMAN .box)
+# and evaluation against truth (when evaluate.truth_dir).
 
 
 rule export:
@@ -7,18 +8,20 @@ rule export:
     input:
         manifests=chunk_files(f"{PROMPT_DIR}/picks/chunks/{{chunk}}.tsv"),
     output:
-        index=f"{PROMPT_DIR}/relion/autopick.star",
+        # export.relion_dir: a RELION job folder inside the project (then also its job files)
+        index=f"{LAYOUT.relion_dir}/autopick.star",
         cryosparc=f"{PROMPT_DIR}/cryosparc/particles.star",
+        cryosparc_cs=f"{PROMPT_DIR}/cryosparc/particles.cs",
         summary=f"{PROMPT_DIR}/export_summary.tsv",
     params:
         relion_dir=lambda wc, output: os.path.dirname(output.index),
-        box=lambda wc, output: (
-            f"--box-dir {q(os.path.join(os.path.dirname(os.path.dirname(output.index)), 'box'))}"
-            f" --box-size {config['export']['box_size_px']}"
-            if config["export"].get("box_size_px") else ""),
+        box=(f"--box-dir {q(f'{PROMPT_DIR}/box')} --box-size {config['export']['box_size_px']}"
+             if config["export"].get("box_size_px") else ""),
         extra=" ".join(filter(None, [
             f"--relion-version {config['export']['relion_version']}",
             opt("--project-dir", config["inputs"].get("project_dir")),
+            opt("--micrographs-star", config["inputs"].get("micrographs_star")),
+            opt("--cryosparc-exposures", config["inputs"].get("cryosparc_csv")),
             "--cryosparc-basename" if config["export"]["cryosparc_basename"] else "",
             f"--min-fom {LAYOUT.fom_threshold:.6g}",
         ])),
@@ -32,7 +35,8 @@ rule export:
         "../envs/samcryo.yaml"
     shell:
         "samcryo export --picks-manifests {input.manifests} --relion-dir {params.relion_dir}"
-        " --cryosparc-star {output.cryosparc} {params.box} --summary {output.summary}"
+        " --cryosparc-star {output.cryosparc} --cryosparc-cs {output.cryosparc_cs} {params.box}"
+        " --summary {output.summary}"
         " {params.extra} > {log} 2>&1"
 
 

@@ -8,12 +8,15 @@ rule train:
     """Few-shot training of the configured prompt from the labelled micrographs."""
     input:
         images=TRAIN_IMAGES,
+        labels=config["train"].get("labels") or [],
     output:
         prompt=f"{PROMPT_DIR}/prompt.pt",
         history=f"{PROMPT_DIR}/train_log.csv",
     params:
         model=model_args(),
-        labels=q(config["train"]["truth_dir"]),
+        # one file for all micrographs (train.labels) or a folder of per-micrograph files
+        labels=(f"--labels {q(config['train']['labels'])}" if config["train"].get("labels")
+                else f"--labels-dir {q(config['train']['truth_dir'])}"),
         extra=" ".join(filter(None, [
             f"--prompt {PROMPT}",
             prompt_config_args(),
@@ -46,7 +49,7 @@ rule train:
         "../envs/samcryo.yaml"
     shell:
         "samcryo train {params.model} {params.extra} --threads {threads}"
-        " --images {input.images} --labels-dir {params.labels}"
+        " --images {input.images} {params.labels}"
         " --out {output.prompt} --log {output.history} > {log} 2>&1"
 
 

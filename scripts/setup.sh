@@ -31,7 +31,7 @@ echo "samcryo setup: creating environment $VENV (first run takes a few minutes: 
   snakemake snakemake-executor-plugin-slurm \
   -e "./samcryo_core[dev]"
 "$VENV/bin/python" - <<'PY'
-import torch, torchvision, segment_anything, mrcfile, starfile, skimage, snakemake  # noqa: F401
+import torch, torchvision, segment_anything, mrcfile, starfile, skimage, snakemake, cryosparc.dataset  # noqa: F401
 print(f"samcryo setup: torch {torch.__version__}, torchvision {torchvision.__version__}, "
       f"CUDA available: {torch.cuda.is_available()}")
 PY

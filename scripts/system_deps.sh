@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages some tests need: a real single-node SLURM (slurmctld, slurmd, slurm-client,
-# munge) and headless Chromium for the report screenshot. Installed only where missing and only
+# munge), headless Chromium for the report screenshot and RELION (relion_preprocess extracts
+# samcryo's exported coordinates in tests/test_relion_client.py). Installed only where missing and only
 # when running as root with apt-get (CI, fresh machines); elsewhere the tests that need them say
 # so and skip.
 set -euo pipefail
@@ -10,6 +11,7 @@ command -v slurmd >/dev/null 2>&1 || pkgs+=(slurmd)
 command -v sbatch >/dev/null 2>&1 || pkgs+=(slurm-client)
 command -v munged >/dev/null 2>&1 || pkgs+=(munge)
 command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
+command -v relion_preprocess >/dev/null 2>&1 || pkgs+=(relion)
 if ((${#pkgs[@]} == 0)); then
   exit 0
 fi

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from samcryo_core.cli import main
-from samcryo_core.evaluation.truth_io import read_truth
+from samcryo_core.evaluation.score import read_truth
 from samcryo_core.export.star_text import loop_block_text
 from samcryo_core.frame import FrameMapping
 from samcryo_core.manifest import write_manifest
@@ -130,16 +130,17 @@ def test_flip_is_needed_for_flipped_truth(tmp_path):
 
 
 def test_truth_formats(tmp_path):
+    frame = FrameMapping("t", "t.mrc", (400, 400), (100, 100), pixel_size_A=2.0)
     (tmp_path / "t.csv").write_text("x,y,diameter_px\n10,20,30\n")
-    assert read_truth(tmp_path / "t.csv", "csv").values.tolist() == [[10.0, 20.0, 30.0]]
+    assert read_truth(tmp_path / "t.csv", "csv", mapping=frame).values.tolist() == [[10.0, 20.0, 30.0]]
     (tmp_path / "t.box").write_text("90\t180\t40\t40\n")
-    assert read_truth(tmp_path / "t.box", "box", diameter_px=30).values.tolist() == [[110.0, 200.0, 30.0]]
-    assert read_truth(tmp_path / "t.box", "box", diameter_px=30, flip_y=True, height=400)["y"].tolist() == [
-        199.0
-    ]
+    assert read_truth(tmp_path / "t.box", "box", mapping=frame, diameter_px=30).values.tolist() == [
+        [110.0, 200.0, 30.0]]
+    flipped = read_truth(tmp_path / "t.box", "box", mapping=frame, diameter_px=30, flip_y=True)
+    assert flipped["y"].tolist() == [199.0]
     from samcryo_core.errors import InputError
 
     with pytest.raises(InputError, match="no particle diameter"):
-        read_truth(tmp_path / "t.box", "box")
+        read_truth(tmp_path / "t.box", "box", mapping=frame)
     truth_star(tmp_path / "e.star", [])
-    assert read_truth(tmp_path / "e.star").empty
+    assert read_truth(tmp_path / "e.star", "star", mapping=frame).empty

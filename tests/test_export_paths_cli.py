@@ -10,11 +10,12 @@ import starfile
 
 from samcryo_core.cli import main
 from samcryo_core.errors import InputError
-from samcryo_core.export.eman_box import box_text, read_box
+from samcryo_core.export.eman_box import box_text
 from samcryo_core.export.paths import project_relative, safe_relative, strip_job_prefix
 from samcryo_core.export.picks_set import MicrographPicks
 from samcryo_core.export.relion import coordinate_file_relpath, write_relion
 from samcryo_core.export.star_text import format_value, star_version
+from samcryo_core.io.coordinates import read_coordinates
 from samcryo_core.manifest import write_manifest
 from samcryo_core.particles.picks_io import empty_picks, write_picks
 
@@ -126,7 +127,7 @@ def test_export_cli_writes_all_formats(tmp_path):
 
     cs = starfile.read(tmp_path / "cs.star")
     assert cs["rlnMicrographName"].tolist() == ["mic001.mrc", "mic001.mrc"]
-    assert read_box(tmp_path / "box/mic001.box")["x"].tolist() == [100.0, 300.0]
+    assert read_coordinates(tmp_path / "box/mic001.box")["x"].tolist() == [100.0, 300.0]
     assert (tmp_path / "box/mic002.box").read_text() == ""
 
     summary = pd.read_csv(out / "export_summary.tsv", sep="\t")

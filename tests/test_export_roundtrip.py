@@ -26,10 +26,11 @@ import pytest
 import starfile
 
 from samcryo_core.export.cryosparc import write_cryosparc_star
-from samcryo_core.export.eman_box import read_box, write_boxes
+from samcryo_core.export.eman_box import write_boxes
 from samcryo_core.export.picks_set import MicrographPicks
 from samcryo_core.export.relion import coordinates_text, write_relion
 from samcryo_core.frame import FrameMapping
+from samcryo_core.io.coordinates import read_coordinates
 from samcryo_core.particles.extraction import extract_particles
 
 H, W = 600, 900
@@ -71,7 +72,7 @@ def export_all(tmp_path: Path, picks: pd.DataFrame) -> dict[str, np.ndarray]:
     relion = starfile.read(project / coord_rel)
     cs = starfile.read(tmp_path / "cs.star")
     assert set(cs["rlnMicrographName"]) == {"mic001.mrc"}
-    box = read_box(tmp_path / "box" / "mic001.box")
+    box = read_coordinates(tmp_path / "box" / "mic001.box")
     return {
         "relion": relion[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(),
         "cryosparc": cs[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(),

@@ -250,7 +250,7 @@ def test_read_picks_errors(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         read_picks(tmp_path / "missing.csv")
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(InputError, match="lacks columns x/y"):
+    with pytest.raises(InputError, match="lacks the columns x/y"):
         read_picks(tmp_path / "bad.csv")
 
 

@@ -10,7 +10,8 @@ from test_qc_helpers import make_run
 
 from samcryo_core.errors import InputError
 from samcryo_core.manifest import write_manifest
-from samcryo_core.qc.inputs import load_dataset, overall_metrics, read_picks_csv
+from samcryo_core.particles.picks_io import read_picks
+from samcryo_core.qc.inputs import load_dataset, overall_metrics
 
 # The shape `samcryo evaluate` writes (samcryo_core/cli/evaluate.py).
 EVALUATE_OVERALL = {
@@ -69,9 +70,10 @@ def test_evaluation_and_compare(tmp_path: Path) -> None:
 def test_header_only_picks_and_bad_files(tmp_path: Path) -> None:
     p = tmp_path / "e.csv"
     p.write_text("x,y,fom,diameter_px,x_norm,y_norm,area_px\n")
-    assert len(read_picks_csv(p)) == 0
+    assert len(read_picks(p)) == 0
     p.write_text("")
-    assert len(read_picks_csv(p)) == 0
+    with pytest.raises(InputError, match="e.csv"):
+        read_picks(p)
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")
     with pytest.raises(InputError, match="bad.json"):

@@ -12,7 +12,7 @@ from test_qc_helpers import BINNED_SHAPE, DIAMETER_PX, make_run
 
 from samcryo_core.frame import FrameMapping
 from samcryo_core.io.micrograph import read_micrograph
-from samcryo_core.qc.inputs import read_picks_csv
+from samcryo_core.particles.picks_io import read_picks
 from samcryo_core.qc.overlay import (
     COLORBAR_STRIP_PX,
     contrast_stretch,
@@ -33,7 +33,7 @@ def drawn(tmp_path_factory: pytest.TempPathFactory):
     make_run(root)
     mapping = FrameMapping.read(root / "normalized/mic_02.json")
     image = read_micrograph(root / "normalized/mic_02.mrc").data
-    picks = read_picks_csv(root / "picks/mic_02.csv")
+    picks = read_picks(root / "picks/mic_02.csv")
     with_picks = root / "with.png"
     without = root / "without.png"
     lay = render_overlay(image, mapping, picks, with_picks, title="")
@@ -84,7 +84,7 @@ def test_truth_and_below_threshold_styles(tmp_path: Path) -> None:
     make_run(tmp_path)
     mapping = FrameMapping.read(tmp_path / "normalized/mic_00.json")
     image = read_micrograph(tmp_path / "normalized/mic_00.mrc").data
-    picks = read_picks_csv(tmp_path / "picks/mic_00.csv")
+    picks = read_picks(tmp_path / "picks/mic_00.csv")
     lay = render_overlay(image, mapping, picks, tmp_path / "a.png", threshold=0.99, title="",
                          truth_norm=np.array([[100.0, 60.0]]))
     img = _rgb(tmp_path / "a.png")

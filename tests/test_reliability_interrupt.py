@@ -21,6 +21,7 @@ hook (``sitecustomize`` on PYTHONPATH, test-only) pauses export between or insid
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -88,7 +89,8 @@ def reference(tmp_path_factory):
     proc = snakemake(root, "--cores", "2", *targets())
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     stars, picks = star_contents(root), picks_contents(root)
-    assert len(picks) == N_MICS and len(stars) == N_MICS + 2  # per micrograph + index + cryoSPARC
+    # per micrograph + index + RELION job files (coords_suffix, output nodes, micrographs.star) + cryoSPARC
+    assert len(picks) == N_MICS and len(stars) == N_MICS + 5
     yield root, stars, picks
     shutil.rmtree(root, ignore_errors=True)
 
@@ -166,7 +168,9 @@ def test_kill_during_export_then_rerun_equals_uninterrupted(reference, tmp_path,
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(HOOK)
-    pause = {"PYTHONPATH": str(hook), "SAMCRYO_TEST_PAUSE_REPLACE": "_autopick.star",
+    # the hook first, the caller's path after it (a checkout tested without installing it)
+    path = os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))
+    pause = {"PYTHONPATH": path, "SAMCRYO_TEST_PAUSE_REPLACE": "_autopick.star",
              "SAMCRYO_TEST_PAUSE_S": "3", "SAMCRYO_TEST_PAUSE_WHERE": where}
     relion = root / d / "relion"
 

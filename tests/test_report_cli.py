@@ -170,3 +170,31 @@ def test_report_states_working_scale_and_draws_tile_grid(tmp_path: Path) -> None
     # yellow (also the top of the FOM colour map) gains the dotted grid on the first overlay only
     assert _tile_pixels(out / "overlays" / first) > _tile_pixels(plain / "overlays" / first) + 500
     assert _tile_pixels(out / "overlays" / second) == _tile_pixels(plain / "overlays" / second)
+
+
+def test_mixed_pixel_sizes_give_each_micrograph_its_own_size_in_angstrom(tmp_path: Path) -> None:
+    """Micrographs at 1 and 2 A/px: the same 40 A particle is 40 px on one and 20 px on the other."""
+    import pandas as pd
+
+    from samcryo_core.frame import FrameMapping
+
+    run = make_run(tmp_path / "run")
+    for name in ("mic_01", "mic_03"):  # every second micrograph at twice the pixel size
+        side = run.root / "normalized" / f"{name}.json"
+        m = FrameMapping.read(side)
+        FrameMapping(m.micrograph, m.source, m.original_shape, m.binned_shape, pixel_size_A=2.0).write(side)
+        picks = run.root / "picks" / f"{name}.csv"
+        df = pd.read_csv(picks)
+        df["diameter_px"] = 20.0
+        df.to_csv(picks, index=False)
+    out = tmp_path / "qc"
+    assert _report(run, out) == 0
+    with open(out / "tables/micrographs.csv", newline="") as fh:
+        rows = {r["micrograph"]: r for r in csv.DictReader(fh)}
+    assert {n: float(rows[n]["pixel_size_A"]) for n in run.picks} == {
+        "mic_00": 1.0, "mic_01": 2.0, "mic_02": 1.0, "mic_03": 2.0}
+    for name, picks in run.picks.items():  # mic_01 has no picks: no size
+        assert rows[name]["median_diameter_A"] == ("40.0" if picks else "")
+    md = (out / "summary.md").read_text()
+    assert "| Median pick diameter (Å) | 40 |" in md
+    assert "| Pixel sizes (Å) | 1–2 (2 different; per micrograph in tables/micrographs.csv) |" in md

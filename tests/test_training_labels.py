@@ -10,12 +10,18 @@ from PIL import Image
 
 from samcryo_core.errors import InputError
 from samcryo_core.frame import FrameMapping
+from samcryo_core.io.coordinates import read_coordinates, with_diameters
 from samcryo_core.training.labels import (
     detect_label_format,
     label_to_mask,
     particles_to_mask,
-    read_particles,
+    source_for,
 )
+
+
+def read_particles(path, diameter_px=None):
+    """Coordinates as training reads them, with the diameter resolved."""
+    return with_diameters(read_coordinates(path), override_px=diameter_px, source=path)
 
 # 256 x 256 original, model 128, no padding: 2 original px per normalized px; mask 32 = 8 px/mask px.
 SQUARE = FrameMapping("mic", "mic.mrc", (256, 256), (128, 128))  # target masks: 32 x 32
@@ -74,18 +80,18 @@ def test_csv_column_names_are_case_insensitive(tmp_path, cols):
     path = tmp_path / "mic.csv"
     pd.DataFrame({cols[0]: XS, cols[1]: YS, cols[2]: [20.0, 24.0, 28.0]}).to_csv(path, index=False)
     parts = read_particles(path)
-    np.testing.assert_array_equal(parts.x, XS)
-    np.testing.assert_array_equal(parts.diameter_px, [20.0, 24.0, 28.0])
+    np.testing.assert_array_equal(parts["x"], XS)
+    np.testing.assert_array_equal(parts["diameter_px"], [20.0, 24.0, 28.0])
     # An explicit diameter wins over the column.
-    np.testing.assert_array_equal(read_particles(path, diameter_px=10).diameter_px, [10.0] * 3)
+    np.testing.assert_array_equal(read_particles(path, diameter_px=10)["diameter_px"], [10.0] * 3)
 
 
 def test_eman_box_centre_is_corner_plus_half_box(tmp_path):
     path = tmp_path / "mic.box"
     path.write_text("".join(f"{x - 32:.0f}\t{y - 32:.0f}\t64\t64\n" for x, y in zip(XS, YS, strict=True)))
     parts = read_particles(path, diameter_px=16)
-    np.testing.assert_allclose(parts.x, XS)
-    np.testing.assert_allclose(parts.y, YS)
+    np.testing.assert_allclose(parts["x"], XS)
+    np.testing.assert_allclose(parts["y"], YS)
     m_box = label_to_mask(path, SQUARE, diameter_px=16)
     star = tmp_path / "same.star"
     starfile.write(pd.DataFrame({"rlnCoordinateX": XS, "rlnCoordinateY": YS}), star)
@@ -151,9 +157,9 @@ def test_star_diameter_column_and_multi_micrograph_filter(tmp_path):
         }
     )
     starfile.write(df, path)
-    parts = read_particles(path, micrograph="mic")
-    np.testing.assert_array_equal(parts.x, [40.0, 200.0])
-    np.testing.assert_array_equal(parts.diameter_px, [16.0, 16.0])
+    parts = source_for(path, "mic").table
+    np.testing.assert_array_equal(parts["x"], [40.0, 200.0])
+    np.testing.assert_array_equal(parts["diameter_px"], [16.0, 16.0])
 
 
 def test_mask_image_any_size_resized_onto_the_normalized_image(tmp_path):
@@ -201,6 +207,54 @@ def test_format_detection():
     assert detect_label_format("a.star") == "star"
     assert detect_label_format("a.CSV") == "csv"
     assert detect_label_format("a.box") == "box"
+    assert detect_label_format("a.cs") == "cs"
     assert detect_label_format("a.png") == "mask"
     with pytest.raises(InputError):
         detect_label_format("a.xyz")
+
+
+def _particles_star(path, rows):
+    """A RELION 3.1+ particles.star (optics + particles) for several micrographs."""
+    optics = pd.DataFrame({"rlnOpticsGroup": [1], "rlnOpticsGroupName": ["opticsGroup1"],
+                           "rlnImagePixelSize": [1.0], "rlnImageSize": [64]})
+    particles = pd.DataFrame(rows, columns=["rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY"])
+    particles["rlnOpticsGroup"] = 1
+    starfile.write({"optics": optics, "particles": particles}, path)
+    return path
+
+
+def test_one_particles_star_labels_every_micrograph_like_per_micrograph_files(tmp_path):
+    from samcryo_core.training.dataset import match_labels
+
+    images = [tmp_path / "mics" / f"{n}.mrc" for n in ("mic", "other")]
+    rows = [(f"MotionCorr/job002/Movies/{n}.mrc", x, y)
+            for n in ("mic", "other", "unused") for x, y in zip(XS, YS, strict=True)]
+    rows[4] = ("MotionCorr/job002/Movies/other.mrc", 128.0, 128.0)
+    whole = _particles_star(tmp_path / "particles.star", rows)
+    pairs = match_labels(images, [whole])
+    assert [(img.name, src.path.name, len(src.table)) for img, src in pairs] == [
+        ("mic.mrc", "particles.star", 3), ("other.mrc", "particles.star", 3)]
+    own = tmp_path / "mic.star"
+    starfile.write(pd.DataFrame({"rlnCoordinateX": XS, "rlnCoordinateY": YS}), own)
+    np.testing.assert_array_equal(label_to_mask(pairs[0][1], SQUARE, diameter_px=16),
+                                  label_to_mask(own, SQUARE, diameter_px=16))
+    other = FrameMapping("other", "other.mrc", (256, 256), (128, 128))
+    assert not np.array_equal(label_to_mask(pairs[1][1], other, diameter_px=16),
+                              label_to_mask(own, other, diameter_px=16))
+
+
+def test_unmatched_training_micrographs_are_listed(tmp_path):
+    from samcryo_core.training.dataset import match_labels
+
+    whole = _particles_star(tmp_path / "particles.star", [("Movies/mic.mrc", 10.0, 10.0)])
+    with pytest.raises(InputError, match=r"no particles for 2 of 3 micrograph\(s\): b, c") as err:
+        match_labels([tmp_path / "mic.mrc", tmp_path / "b.mrc", tmp_path / "c.tif"], [whole])
+    assert "particles.star" in str(err.value) and "mic" in str(err.value)
+
+
+def test_training_micrographs_with_the_same_name_are_refused(tmp_path):
+    from samcryo_core.training.dataset import match_labels
+
+    (tmp_path / "mic.star").write_text("")
+    with pytest.raises(InputError, match="'mic' <- .*a/mic.mrc, .*b/mic.mrc"):
+        match_labels([tmp_path / "a/mic.mrc", tmp_path / "b/mic.mrc"], labels_dir=tmp_path)

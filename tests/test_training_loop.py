@@ -264,10 +264,12 @@ def test_split_and_matching(tmp_path):
     many = exs * 4
     train, val = split_train_val(many, 0.25, seed=1)
     assert len(val) == 5 and len(train) == 15
-    for name in ("a.mrc", "b.mrc", "a.star", "b_autopick.star"):
+    for name in ("a.mrc", "b.mrc"):
         (tmp_path / name).write_text("x")
+    for name in ("a.star", "b_autopick.star"):
+        starfile.write(pd.DataFrame({"rlnCoordinateX": [1.0], "rlnCoordinateY": [2.0]}), tmp_path / name)
     pairs = match_labels([tmp_path / "a.mrc", tmp_path / "b.mrc"], labels_dir=tmp_path)
-    assert [p[1].name for p in pairs] == ["a.star", "b_autopick.star"]
+    assert [p[1].path.name for p in pairs] == ["a.star", "b_autopick.star"]
 
 
 def test_fewer_steps_than_the_resume_state_trains_again_from_the_start(tmp_path, examples, caplog):

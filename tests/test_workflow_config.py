@@ -210,3 +210,38 @@ def test_relion_star_input_and_duplicate_names(tmp_path):
     assert proc.returncode != 0
     err = proc.stderr + proc.stdout
     assert "config key 'inputs'" in err and "other/mic_1.mrc" in err and "mic_1" in err
+
+
+@pytest.mark.slow
+def test_relion_job_folder_and_one_label_file_reach_the_rules(tmp_path):
+    """export.relion_dir puts the coordinates into the project's job folder; train.labels is one
+    file given to train with --labels (and a rule input, so a changed file retrains)."""
+    _touch_demo_inputs(tmp_path, n_pick=2)
+    (tmp_path / "particles.star").write_text("data_particles\nloop_\n_rlnMicrographName\n_rlnCoordinateX\n"
+                                             "_rlnCoordinateY\nlab_000.mrc 1 2\nlab_001.mrc 3 4\n")
+    cfg = _config(export__relion_dir="External/job004", train__truth_dir=None, train__labels="particles.star")
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", "-p", config=path, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "External/job004/autopick.star" in proc.stdout
+    assert "results/cpu_small/head/relion/autopick.star" not in proc.stdout
+    assert "--labels particles.star" in proc.stdout and "--labels-dir" not in proc.stdout
+    cfg["export"]["relion_dir"] = "../outside"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", config=path, timeout=120)
+    assert proc.returncode != 0 and "export.relion_dir" in proc.stdout + proc.stderr
+
+
+def test_labels_and_truth_dir_are_one_or_the_other(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _touch_demo_inputs(tmp_path)
+    (tmp_path / "particles.star").touch()
+    with pytest.raises(ConfigError, match="both train.truth_dir and train.labels"):
+        check_config(_config(train__labels="particles.star"))
+    with pytest.raises(ConfigError, match="train.labels"):
+        check_config(_config(train__truth_dir=None, train__labels="missing.star"))
+    (tmp_path / "demo_data/train/micrographs/sub").mkdir()
+    (tmp_path / "demo_data/train/micrographs/sub/lab_000.mrc").touch()
+    with pytest.raises(ConfigError, match="lab_000"):
+        check_config(_config(train__micrographs="demo_data/train/micrographs/**/*.mrc"))

@@ -47,8 +47,16 @@ def test_bad_micrograph_is_rejected_with_a_reason_and_the_rest_goes_through(run_
 
 def test_per_micrograph_star_files_index_cryosparc_and_box_are_written(run_dir):
     out = run_dir / "results/tiny/head"
-    stars = sorted(out.glob("relion/**/*_autopick.star"))
+    # coords_suffix_autopick.star beside them is RELION 3.1's "Input coordinates" (docs/export.md)
+    stars = sorted(p for p in out.glob("relion/**/*_autopick.star")
+                   if p.name != "coords_suffix_autopick.star")
     assert sorted(p.name.removesuffix("_autopick.star") for p in stars) == GOOD
+    assert (out / "relion/coords_suffix_autopick.star").is_file()
+    assert (out / "relion/RELION_OUTPUT_NODES.star").is_file()
+    from cryosparc.dataset import Dataset
+
+    n_star = len(starfile.read(out / "cryosparc/particles.star"))
+    assert len(Dataset.load(str(out / "cryosparc/particles.cs"))) == n_star
     for p in stars:
         df = starfile.read(p)
         assert {"rlnCoordinateX", "rlnCoordinateY"} <= set(df.columns) if len(df) else True

@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "extract": "turn probability maps into particle picks in the original pixel frame",
     "pick-log": "classical Laplacian-of-Gaussian blob picker (no training)",
     "export": "write RELION, cryoSPARC and EMAN .box coordinate files",
+    "pick": "pick micrographs with a trained prompt in one command (no Snakemake, no config)",
+    "relion-external": "run as a RELION External job: pick --in_mics into the job folder --o",
     "evaluate": "precision, recall, F1, AP and pixel Dice of picks against ground truth",
     "report": "QC overlays, distributions and a one-page summary",
     "install-profile": "install the SLURM/local Snakemake profiles so 'snakemake --profile slurm' works",

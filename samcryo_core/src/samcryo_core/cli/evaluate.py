@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="picks chunk manifests from 'samcryo extract' or 'samcryo pick-log'")
     parser.add_argument("--truth-dir", required=True, help="folder with one truth file per micrograph "
                                                            "(<micrograph>.star|.csv|.box)")
-    parser.add_argument("--truth-format", choices=("star", "csv", "box"), default="star",
+    parser.add_argument("--truth-format", choices=("star", "csv", "box", "cs"), default="star",
                         help="format of the truth files (default star)")
     parser.add_argument("--flip-y", action="store_true",
                         help="truth y counts from the bottom of the MRC (CryoPPP): use row = H - 1 - y")

@@ -1,35 +1,47 @@
-"""``samcryo export``: picks of all chunks -> RELION 4/5, cryoSPARC and EMAN ``.box`` files.
+"""``samcryo export``: picks of all chunks -> RELION, cryoSPARC and EMAN ``.box`` files.
 
 Reads picks manifests (``micrograph, status, reason, source, sidecar, picks, n_picks``), writes
-the formats asked for (see ``docs/export.md``) and a summary TSV listing every micrograph, including
-the rejected ones that were not exported and why.
+the formats asked for (see ``docs/export.md``; :func:`samcryo_core.export.run.export_picks`) and a
+summary TSV listing every micrograph, including the rejected ones that were not exported and why.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-
-log = logging.getLogger(__name__)
-
-SUMMARY_COLUMNS = ("micrograph", "status", "reason", "source", "n_picks", "n_exported")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--picks-manifests", nargs="+", required=True, metavar="CHUNK.tsv",
                         help="picks chunk manifests from 'samcryo extract' or 'samcryo pick-log'")
-    parser.add_argument("--relion-dir", help="folder for RELION _autopick.star files and autopick.star")
+    add_output_arguments(parser)
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, *, relion_version: str = "4") -> None:
+    """The export options (shared with ``samcryo pick``)."""
+    parser.add_argument("--relion-dir",
+                        help="folder for RELION _autopick.star files and autopick.star; a job folder "
+                             "inside the project (e.g. External/job012) also gets "
+                             "coords_suffix_autopick.star and RELION_OUTPUT_NODES.star")
     parser.add_argument("--project-dir", default=".",
                         help="RELION project folder; STAR paths are relative to it (default: current folder)")
-    parser.add_argument("--relion-version", choices=("3.1", "4", "5"), default="4",
-                        help="'# version' header: 30001 for 3.1/4, 50001 for 5 (default 4)")
+    parser.add_argument("--relion-version", choices=("3.1", "4", "5"), default=relion_version,
+                        help="'# version' header (30001 for 3.1/4, 50001 for 5) and output node format "
+                             f"(default {relion_version})")
     parser.add_argument("--keep-job-prefix", action="store_true",
                         help="keep '<JobType>/jobNNN/' in coordinate file paths (RELION drops it)")
+    parser.add_argument("--micrographs-star", metavar="STAR",
+                        help="the micrographs STAR the picks belong to (named in RELION 3.1's "
+                             "coords_suffix_autopick.star)")
     parser.add_argument("--cryosparc-star", metavar="F",
                         help="particles STAR for cryoSPARC Import Particle Stack")
+    parser.add_argument("--cryosparc-cs", metavar="F",
+                        help="native cryoSPARC particles .cs (location and pick_stats fields)")
     parser.add_argument("--cryosparc-basename", action="store_true",
-                        help="write file names only in rlnMicrographName (match cryoSPARC exposures "
+                        help="write file names only as micrograph names (match cryoSPARC exposures "
                              "with 'remove leading UID')")
+    parser.add_argument("--cryosparc-exposures", metavar="CS",
+                        help="cryoSPARC exposure list (.cs or CSV) the micrographs came from: their UIDs "
+                             "go into location/micrograph_uid")
     parser.add_argument("--box-dir", help="folder for EMAN .box files")
     parser.add_argument("--box-size", type=int, help="box size in original pixels for .box files")
     parser.add_argument("--min-fom", type=float, default=None, help="export only picks with fom >= X")
@@ -37,76 +49,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="summary TSV (default: <relion-dir>/export_summary.tsv with --relion-dir)")
 
 
+def options(args: argparse.Namespace, **overrides):
+    """:class:`~samcryo_core.export.run.ExportOptions` from the parsed export arguments."""
+    from samcryo_core.export.run import ExportOptions
+
+    values = dict(
+        relion_dir=args.relion_dir, project_dir=args.project_dir, relion_version=args.relion_version,
+        keep_job_prefix=args.keep_job_prefix, micrographs_star=args.micrographs_star,
+        cryosparc_star=args.cryosparc_star, cryosparc_cs=args.cryosparc_cs,
+        cryosparc_basename=args.cryosparc_basename, cryosparc_exposures=args.cryosparc_exposures,
+        box_dir=args.box_dir, box_size=args.box_size, min_fom=args.min_fom, summary=args.summary,
+    )
+    values.update(overrides)
+    return ExportOptions(**values)
+
+
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from samcryo_core.export.run import export_picks
+    from samcryo_core.manifest import read_manifests
 
-    from samcryo_core.errors import ConfigError, InputError
-    from samcryo_core.export.cryosparc import cryosparc_tools_available, write_cryosparc_star
-    from samcryo_core.export.eman_box import write_boxes
-    from samcryo_core.export.picks_set import MicrographPicks
-    from samcryo_core.export.relion import write_relion
-    from samcryo_core.manifest import OK, read_manifests, write_manifest
-    from samcryo_core.particles.picks_io import read_picks
-
-    if not (args.relion_dir or args.cryosparc_star or args.box_dir):
-        raise ConfigError("export", "no output asked for",
-                          "give --relion-dir, --cryosparc-star and/or --box-dir")
-    if args.box_dir and not args.box_size:
-        raise ConfigError("--box-size", "needed with --box-dir", "give the box size in original pixels")
-
-    rows = read_manifests(args.picks_manifests)
-    names = [r.get("micrograph", "") for r in rows]
-    dups = sorted({n for n in names if names.count(n) > 1})
-    if dups:
-        raise InputError(", ".join(args.picks_manifests), f"micrographs listed twice: {', '.join(dups[:5])}",
-                         "give each chunk manifest once")
-
-    items: list[MicrographPicks] = []
-    summary: list[dict] = []
-    for row in rows:
-        entry = {c: row.get(c, "") for c in SUMMARY_COLUMNS}
-        entry["n_exported"] = 0
-        if row.get("status") != OK:
-            entry["reason"] = row.get("reason") or "rejected upstream"
-            summary.append(entry)
-            continue
-        try:
-            picks = read_picks(row["picks"])
-        except InputError as exc:
-            log.error("%s: not exported: %s", row["micrograph"], exc)
-            entry["status"] = "rejected"
-            entry["reason"] = f"export: {exc}"
-            summary.append(entry)
-            continue
-        item = MicrographPicks(row["micrograph"], row["source"], picks)
-        items.append(item)
-        entry["n_picks"] = len(picks)
-        entry["n_exported"] = len(item.above(args.min_fom))
-        summary.append(entry)
-
-    if args.relion_dir:
-        res = write_relion(items, args.relion_dir, project_dir=args.project_dir,
-                           relion_version=args.relion_version, min_fom=args.min_fom,
-                           keep_job_prefix=args.keep_job_prefix)
-        log.info("RELION: %d coordinate files, %d picks, index %s", len(res.coordinate_files), res.n_picks,
-                 res.index)
-    if args.cryosparc_star:
-        n = write_cryosparc_star(args.cryosparc_star, items, project_dir=args.project_dir,
-                                 basename=args.cryosparc_basename, min_fom=args.min_fom)
-        log.info("cryoSPARC: %d particles in %s (Import Particle Stack)", n, args.cryosparc_star)
-        if not cryosparc_tools_available():
-            log.info("cryosparc-tools is not installed: no .cs file or external job was made; "
-                     "import the STAR with Import Particle Stack instead")
-    if args.box_dir:
-        boxes = write_boxes(items, args.box_dir, args.box_size, min_fom=args.min_fom)
-        log.info("EMAN: %d .box files in %s", len(boxes), args.box_dir)
-
-    summary_path = args.summary
-    if summary_path is None and args.relion_dir:
-        summary_path = str(Path(args.relion_dir) / "export_summary.tsv")
-    if summary_path:
-        write_manifest(summary_path, summary, SUMMARY_COLUMNS)
-    skipped = [s for s in summary if s["status"] != OK]
-    log.info("exported %d micrographs; %d skipped (rejected)%s", len(items), len(skipped),
-             "".join(f"\n  {s['micrograph']}: {s['reason']}" for s in skipped[:20]))
+    export_picks(read_manifests(args.picks_manifests), options(args))
     return 0

@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="take every k-th accepted micrograph before --sample (default 1)")
     parser.add_argument("--truth-dir", metavar="DIR",
                         help="folder of <mic>.<format> truth files to draw on overlays (as for evaluate)")
-    parser.add_argument("--truth-format", choices=("star", "csv", "box"), default="star",
+    parser.add_argument("--truth-format", choices=("star", "csv", "box", "cs"), default="star",
                         help="format of the truth files (default star)")
     parser.add_argument("--truth-flip-y", action="store_true",
                         help="truth y counts from the bottom (CryoPPP against raw MRC): flip on reading")

@@ -2,7 +2,7 @@
 
 ``samcryo train --prompt {head,prefix,encoder,finetune} --variant V [--checkpoint PATH]
 [--sha256 H] --diameter-A D [DMAX] [--particle-px P] [--pixel-size A] --images IMG...
-(--labels LBL... | --labels-dir DIR) [--label-format auto|star|csv|box|mask] [--diameter-px D]
+(--labels LBL... | --labels-dir DIR) [--label-format auto|star|csv|box|cs|mask] [--diameter-px D]
 [--flip-y] [--steps N] [--val-every K] [--patience P] [--lr X] [--batch-size B]
 [--val-fraction F] [--seed S] [--device auto|cpu|cuda] --out PROMPT.pt [--log LOG.csv]
 [--threads N] [--no-augment] [--no-resume] [--clip-percentiles LO HI] [--lowpass-A X]``
@@ -10,7 +10,9 @@
 Images go through the same reader and normalization as ``samcryo normalize`` -- binned to the
 backbone's working scale (so pass the same ``--particle-px``, ``--clip-percentiles`` and
 ``--lowpass-A`` as there) -- and training draws model tiles from them, as ``segment`` sees them;
-labels become filled discs at the model's mask resolution (docs/training.md). The best
+labels become filled discs at the model's mask resolution (docs/training.md). ``--labels`` may
+be one file for all images that names each particle's micrograph (a RELION ``particles.star``, a
+cryoSPARC particles ``.cs`` or CSV): it is split by micrograph file name. The best
 validation by pixel Dice is saved to ``--out``; ``<out>.last.pt`` lets an interrupted run
 continue when the command is rerun.
 """
@@ -41,7 +43,9 @@ def _json_object(text: str) -> dict:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", required=True, choices=PROMPT_TYPES, help="prompt type to train")
     parser.add_argument("--variant", required=True, help="SAM variant (vit_b, vit_l, vit_h, cpu_small, tiny)")
-    parser.add_argument("--checkpoint", default=None, help="base SAM checkpoint (.pth); omit for random init")
+    parser.add_argument("--checkpoint", default=None,
+                        help="base SAM checkpoint (.pth; samcryo:cpu_small_backbone.pt = the shipped "
+                        "backbone); omit for random init")
     parser.add_argument("--sha256", default=None, help="expected sha256 of --checkpoint")
     add_diameter_argument(parser, required=True)
     parser.add_argument("--particle-px", type=float, default=None, metavar="P",
@@ -51,12 +55,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pixel size in Angstrom of images whose header has none (PNG, JPEG)")
     parser.add_argument("--images", nargs="+", required=True, metavar="IMG", help="labelled micrographs")
     lab = parser.add_mutually_exclusive_group(required=True)
-    lab.add_argument("--labels", nargs="+", metavar="LBL", help="label files, matched to images by name")
+    lab.add_argument("--labels", nargs="+", metavar="LBL",
+                     help="label files matched to the images by name, or one file for all images that "
+                     "names each particle's micrograph (RELION particles.star, cryoSPARC .cs/CSV)")
     lab.add_argument("--labels-dir", metavar="DIR", help="folder of label files named after the micrographs")
     parser.add_argument(
         "--label-format",
         default="auto",
-        choices=("auto", "star", "csv", "box", "mask"),
+        choices=("auto", "star", "csv", "box", "cs", "mask"),
         help="default: by suffix",
     )
     parser.add_argument(
@@ -113,10 +119,12 @@ def run(args: argparse.Namespace) -> int:
     from samcryo_core.training.dataset import TileDataset, load_example, match_labels, split_train_val
     from samcryo_core.training.prompt_file import RANDOM_INIT, base_sha256
     from samcryo_core.training.trainer import train_prompt
+    from samcryo_core.weights import resolve_checkpoint
 
+    args.checkpoint = resolve_checkpoint(args.checkpoint)
     set_threads(args.threads)
     device = resolve_device(args.device)
-    pairs = match_labels(args.images, args.labels, args.labels_dir)
+    pairs = match_labels(args.images, args.labels, args.labels_dir, label_format=args.label_format)
     scale = working_scale(args.variant, args.checkpoint, args.particle_px)
     model = build_base_model(
         args.variant, args.prompt, args.checkpoint, sha256=args.sha256, prompt_config=args.prompt_config,
@@ -140,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
             )
         for w in caught:
             print(f"train: warning: {w.message}", file=sys.stderr)
-        print(f"train: {ex.name}: {lbl} -> {ex.image.shape[1]} x {ex.image.shape[0]} px at "
+        print(f"train: {ex.name}: {lbl.path} -> {ex.image.shape[1]} x {ex.image.shape[0]} px at "
               f"{scale.particle_px:g} px per particle, {100 * ex.mask.mean():.1f}% particle pixels",
               flush=True)
         examples.append(ex)

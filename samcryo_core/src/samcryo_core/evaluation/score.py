@@ -116,10 +116,28 @@ def overall_scores(table: pd.DataFrame, items: list[Scored], *, threshold: float
     }
 
 
+def read_truth(path: str | Path, fmt: str, *, mapping, diameter_px: float | None = None,
+               flip_y: bool = False) -> pd.DataFrame:
+    """One micrograph's truth: ``x``, ``y`` (original frame), ``diameter_px``.
+
+    Read by :mod:`samcryo_core.io.coordinates` (the reader training labels use), centred with
+    RELION alignment shifts when the file has them, flipped with ``row = H - 1 - y`` when
+    ``flip_y`` (CryoPPP against the raw MRC). ``diameter_px`` overrides the file's diameters and
+    is required when it has none (``.box`` files never do: their size is a box).
+    """
+    from samcryo_core.io import coordinates
+
+    table = coordinates.read_coordinates(path, fmt)
+    table = coordinates.particle_centres(table, mapping.pixel_size_A)
+    if flip_y:
+        table = coordinates.flip_y(table, mapping.original_shape[0])
+    table = coordinates.with_diameters(table, override_px=diameter_px, source=path)
+    return table[["x", "y", "diameter_px"]].reset_index(drop=True)
+
+
 def load_scored(rows: list[dict], truth_dir: str | Path, *, truth_format: str, flip_y: bool,
                 diameter_px: float | None) -> tuple[list[Scored], list[dict]]:
     """Picks and truth of every ``ok`` row of picks manifests; skipped rows with the reason."""
-    from samcryo_core.evaluation.truth_io import read_truth
     from samcryo_core.frame import FrameMapping
     from samcryo_core.particles.picks_io import read_picks
 
@@ -138,8 +156,8 @@ def load_scored(rows: list[dict], truth_dir: str | Path, *, truth_format: str, f
         try:
             mapping = FrameMapping.read(row["sidecar"])
             picks = read_picks(row["picks"])
-            truth = read_truth(truth_path, truth_format, diameter_px=diameter_px, flip_y=flip_y,
-                               height=mapping.original_shape[0])
+            truth = read_truth(truth_path, truth_format, mapping=mapping, diameter_px=diameter_px,
+                               flip_y=flip_y)
         except (InputError, OSError, KeyError, ValueError) as exc:
             skipped.append({"micrograph": name, "reason": str(exc)})
             log.warning("%s: not evaluated: %s", name, exc)

@@ -6,7 +6,8 @@ call this corner "lower left"; in array terms it is the corner nearest ``data[0,
 the same row index as RELION's ``rlnCoordinateY`` -- no flip. RELION reads ``.box`` files with
 ``textToInteger`` and takes the centre as ``x0 + w / 2`` (integer division), so values are
 written as integers: ``x0 = round(x) - box // 2``, which RELION reads back as centre
-``round(x)`` (within half a pixel of the pick). Corners may be negative for picks near the edge;
+``round(x)`` (within half a pixel of the pick); :func:`samcryo_core.io.coordinates.read_box` reads
+them back. Corners may be negative for picks near the edge;
 EMAN and RELION accept that.
 """
 
@@ -31,18 +32,6 @@ def box_text(picks: pd.DataFrame, box_size: int) -> str:
     cy = np.rint(picks["y"].to_numpy(dtype=np.float64)).astype(np.int64)
     half = int(box_size) // 2
     return "".join(f"{x - half}\t{y - half}\t{box_size}\t{box_size}\n" for x, y in zip(cx, cy, strict=True))
-
-
-def read_box(path: str | Path) -> pd.DataFrame:
-    """Centres (``x``, ``y``) from a ``.box`` file, the way RELION reads them (``x0 + w // 2``)."""
-    rows = []
-    for line in Path(path).read_text().splitlines():
-        words = line.split()
-        if len(words) < 4:
-            continue
-        x0, y0, w, h = (int(float(v)) for v in words[:4])
-        rows.append((x0 + w // 2, y0 + h // 2, w))
-    return pd.DataFrame(rows, columns=["x", "y", "box_size"], dtype=np.float64)
 
 
 def write_boxes(items: Sequence[MicrographPicks], box_dir: str | Path, box_size: int,

@@ -51,12 +51,15 @@ class Source:
         path: file path as samcryo will open it.
         pixel_size_A: pixel size from the list (STAR optics / cryoSPARC), or None.
         pixel_size_source: ``star`` or ``cryosparc`` when ``pixel_size_A`` is set, else None.
+        cryosparc_uid: the exposure's ``uid`` in a cryoSPARC exposure list (export carries it
+            into ``location/micrograph_uid``), else None.
     """
 
     micrograph: str
     path: str
     pixel_size_A: float | None = None  # noqa: N815 (Angstrom unit suffix)
     pixel_size_source: str | None = None
+    cryosparc_uid: int | None = None
 
 
 def _resolve(name: str, project_dir: str | Path | None) -> str:
@@ -171,18 +174,21 @@ def read_micrographs_star(path: str | Path, project_dir: str | Path | None = Non
 
 
 def read_cryosparc_exposures(path: str | Path, project_dir: str | Path | None = None) -> list[Source]:
-    """Sources listed in a cryoSPARC exposure table (CSV export or ``.cs`` file)."""
-    import numpy as np
+    """Sources listed in a cryoSPARC exposure table (CSV export or ``.cs`` file).
 
+    ``.cs`` files are read with cryosparc-tools' ``Dataset.load``, which understands every format
+    cryoSPARC writes (numpy and its compressed one).
+    """
     path = str(path)
     if not os.path.isfile(path):
         raise InputError(path, "cryoSPARC exposure list does not exist", "check the path")
     path_col, px_col = "micrograph_blob/path", "micrograph_blob/psize_A"
     try:
         if path.lower().endswith(".cs"):
-            arr = np.load(path, allow_pickle=False)
-            fields = arr.dtype.names or ()
-            columns = {f: arr[f] for f in fields}
+            from cryosparc.dataset import Dataset
+
+            dset = Dataset.load(path)
+            columns = {f: dset[f] for f in dset.fields()}
         else:
             import pandas as pd
 
@@ -196,11 +202,13 @@ def read_cryosparc_exposures(path: str | Path, project_dir: str | Path | None = 
                          "export the exposures with their micrograph_blob fields")
     out = []
     pxs = columns.get(px_col)
+    uids = columns.get("uid")
     for i, raw in enumerate(columns[path_col]):
         name = raw.decode() if isinstance(raw, bytes) else str(raw)
         px = None if pxs is None else _positive(pxs[i], path, px_col)
         full = _resolve(name, project_dir)
-        out.append(Source(micrograph_name(full), full, px, CRYOSPARC if px is not None else None))
+        uid = None if uids is None else int(uids[i])
+        out.append(Source(micrograph_name(full), full, px, CRYOSPARC if px is not None else None, uid))
     return out
 
 

@@ -62,7 +62,7 @@ def read_picks(path: str | Path) -> pd.DataFrame:
         raise InputError(p, f"not a readable picks CSV ({exc})",
                          "delete it and rerun the picking step") from exc
     if "x" not in df.columns or "y" not in df.columns:
-        raise InputError(p, f"picks CSV lacks columns x/y (has {list(df.columns)})",
+        raise InputError(p, f"picks CSV lacks the columns x/y (has {list(df.columns)})",
                          f"write it with columns {', '.join(PICKS_COLUMNS)}")
     for c in PICKS_COLUMNS:
         if c not in df.columns:

@@ -51,7 +51,7 @@ def _read_image(path: Path) -> np.ndarray:
 @functools.lru_cache(maxsize=8)
 def load_split(real_root: str, real_centres: str, dataset: str, split: str) -> tuple[RealMicrograph, ...]:
     """Every micrograph of ``dataset``/``split`` that has derived centres (cached per process)."""
-    from samcryo_core.training.labels import read_particles
+    from samcryo_core.io.coordinates import read_coordinates
 
     if split not in SPLITS:
         raise ConfigError("pretrain.real", f"split {split!r} may not be used", "use train or valid only")
@@ -67,8 +67,9 @@ def load_split(real_root: str, real_centres: str, dataset: str, split: str) -> t
         if not image.is_file():
             raise ConfigError("pretrain.real_root", f"{image} is missing",
                               "point real_root at the cryoppp-dev folder")
-        p = read_particles(star)
-        out.append(RealMicrograph(dataset, split, star.stem, _read_image(image), p.x, p.y, p.diameter_px))
+        p = read_coordinates(star)  # derive_centres.py writes samcryoDiameterPx
+        out.append(RealMicrograph(dataset, split, star.stem, _read_image(image), p["x"].to_numpy(),
+                                  p["y"].to_numpy(), p["diameter_px"].to_numpy()))
     return tuple(out)
 
 

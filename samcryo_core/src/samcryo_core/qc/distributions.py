@@ -104,15 +104,21 @@ def plot_fom_histogram(fom: np.ndarray, out_path: str | Path, threshold: float |
     return _save(fig, out_path)
 
 
-def plot_pick_sizes(diameter_px: np.ndarray, out_path: str | Path, pixel_size_A: float | None = None) -> Path:
-    """Distribution of pick diameters (original pixels; Angstrom on the top axis if known).
+def plot_pick_sizes(diameter_px: np.ndarray, out_path: str | Path,
+                    diameter_A: np.ndarray | None = None) -> Path:
+    """Distribution of pick diameters: in Angstrom when every pick's micrograph has a pixel size.
 
-    One narrow peak near the expected particle size is what you want. A second peak at about
-    twice the size means touching particles were not split; a peak far from the expected size
-    points to a wrong pixel size or binning.
+    ``diameter_A`` is each pick's diameter converted with its *own* micrograph's pixel size, so
+    a dataset that mixes detectors or binnings still shows one peak per particle size (in pixels
+    the same particle lands at a different size on each detector). Without pixel sizes the
+    histogram is in original pixels. One narrow peak near the expected particle size is what you
+    want. A second peak at about twice the size means touching particles were not split; a peak
+    far from the expected size points to a wrong pixel size or binning.
     """
     fig, ax = _figure()
-    vals = np.asarray(diameter_px, dtype=float)
+    angstrom = diameter_A is not None and len(diameter_A) > 0 and bool(np.all(np.isfinite(diameter_A)))
+    vals = np.asarray(diameter_A if angstrom else diameter_px, dtype=float)
+    unit = "Å" if angstrom else "px"
     vals = vals[np.isfinite(vals)]
     if vals.size == 0:
         _empty_note(ax, "no picks")
@@ -122,14 +128,11 @@ def plot_pick_sizes(diameter_px: np.ndarray, out_path: str | Path, pixel_size_A:
             lo, hi = lo - 1, hi + 1
         ax.hist(vals, bins=np.linspace(lo, hi, 31), color=BAR_COLOR, edgecolor="white")
         med = float(np.median(vals))
-        ax.axvline(med, color=ACCENT, linestyle="--", label=f"median {med:.1f} px")
+        ax.axvline(med, color=ACCENT, linestyle="--", label=f"median {med:.1f} {unit}")
         ax.legend(loc="upper right")
-        ax.set_xlabel("pick diameter (original pixels)")
+        ax.set_xlabel("pick diameter (Å, each micrograph's own pixel size)" if angstrom
+                      else "pick diameter (original pixels)")
         ax.set_ylabel("picks")
-        if pixel_size_A:
-            px = float(pixel_size_A)
-            sec = ax.secondary_xaxis("top", functions=(lambda p: p * px, lambda a: a / px))
-            sec.set_xlabel("diameter (Å)")
     ax.set_title(f"Pick size ({vals.size} picks)")
     return _save(fig, out_path)
 

@@ -22,8 +22,7 @@ import pandas as pd
 
 from samcryo_core.errors import InputError
 from samcryo_core.manifest import OK, REJECTED, read_manifest
-
-PICKS_COLUMNS = ("x", "y", "fom", "diameter_px", "x_norm", "y_norm", "area_px")
+from samcryo_core.particles.picks_io import PICKS_COLUMNS, read_picks
 
 # Metric names as the report shows them, with the spellings an evaluation file may use.
 METRIC_ALIASES: dict[str, tuple[str, ...]] = {
@@ -48,6 +47,7 @@ class MicrographRecord:
         normalized: path of the normalized MRC (normalized frame), or empty.
         sidecar: path of the FrameMapping JSON, or empty.
         picks: path of the picks CSV (original frame + normalized columns), or empty.
+        pixel_size_A: the micrograph's own pixel size (from its frame sidecar), or None.
     """
 
     name: str
@@ -58,6 +58,7 @@ class MicrographRecord:
     normalized: str = ""
     sidecar: str = ""
     picks: str = ""
+    pixel_size_A: float | None = None
 
     def reject(self, stage: str, reason: str) -> None:
         """Mark rejected, keeping the earliest stage's reason (stages are applied in order)."""
@@ -74,7 +75,10 @@ class QcDataset:
     Attributes:
         records: micrograph records sorted by name.
         picks: all candidates of accepted micrographs (above extract's floor), columns
-            ``PICKS_COLUMNS`` plus ``micrograph``; :attr:`exported` are those at the threshold.
+            ``PICKS_COLUMNS`` plus ``micrograph``, ``pixel_size_A`` (the micrograph's own) and
+            ``diameter_A`` (``diameter_px`` times it; NaN where the pixel size is unknown), so sizes
+            stay right in datasets that mix detectors or binnings; :attr:`exported` are those at
+            the threshold.
         evaluation: overall metrics of this run (report name -> value), empty without truth.
         evaluation_per_micrograph: the evaluation's per-micrograph table, or None.
         compare: other runs' overall metrics (run name -> metric -> value), this run included
@@ -131,24 +135,16 @@ def _read_manifest_checked(path: str | Path, needed: Sequence[str]) -> list[dict
     return rows
 
 
-def read_picks_csv(path: str | Path) -> pd.DataFrame:
-    """Read one micrograph's picks CSV; a header-only file gives an empty frame with the columns."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(path, "picks CSV does not exist", "rerun 'samcryo extract' for this chunk")
+def _pixel_size(sidecar: str) -> float | None:
+    """A micrograph's pixel size from its frame sidecar (None when there is none to read)."""
+    from samcryo_core.frame import FrameMapping
+
+    if not sidecar or not Path(sidecar).is_file():
+        return None
     try:
-        df = pd.read_csv(p)
-    except pd.errors.EmptyDataError:
-        df = pd.DataFrame(columns=list(PICKS_COLUMNS))
-    missing = [c for c in ("x", "y", "fom", "diameter_px", "x_norm", "y_norm") if c not in df.columns]
-    if missing:
-        raise InputError(path, f"picks CSV lacks the column(s) {', '.join(missing)}",
-                         "pass picks written by 'samcryo extract' or 'samcryo pick-log'")
-    for c in PICKS_COLUMNS:
-        if c not in df.columns:
-            df[c] = np.nan
-        df[c] = pd.to_numeric(df[c], errors="coerce")
-    return df[list(PICKS_COLUMNS)]
+        return FrameMapping.read(sidecar).pixel_size_A
+    except (ValueError, KeyError, OSError):
+        return None
 
 
 def _metric_key(key: str) -> str | None:
@@ -259,12 +255,15 @@ def load_dataset(
         if not rec.picks:
             rec.reject("picks", "no picks file in the picks manifest")
             continue
-        df = read_picks_csv(rec.picks)
+        rec.pixel_size_A = _pixel_size(rec.sidecar)
+        df = read_picks(rec.picks)[list(PICKS_COLUMNS)]
         df.insert(0, "micrograph", rec.name)
+        df["pixel_size_A"] = np.nan if rec.pixel_size_A is None else rec.pixel_size_A
+        df["diameter_A"] = df["diameter_px"] * df["pixel_size_A"]
         frames.append(df)
     nonempty = [f for f in frames if len(f)]
     picks = (pd.concat(nonempty, ignore_index=True) if nonempty
-             else pd.DataFrame(columns=["micrograph", *PICKS_COLUMNS]))
+             else pd.DataFrame(columns=["micrograph", *PICKS_COLUMNS, "pixel_size_A", "diameter_A"]))
 
     ordered = sorted(records.values(), key=lambda r: r.name)
     ds = QcDataset(records=ordered, picks=picks, threshold=threshold)

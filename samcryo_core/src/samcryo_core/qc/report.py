@@ -23,8 +23,9 @@ import pandas as pd
 
 from samcryo_core.errors import InputError
 from samcryo_core.frame import FrameMapping
+from samcryo_core.particles.picks_io import read_picks
 from samcryo_core.qc import distributions as dist
-from samcryo_core.qc.inputs import QcDataset, read_picks_csv
+from samcryo_core.qc.inputs import QcDataset
 from samcryo_core.qc.overlay import render_overlay, select_sample, truth_to_normalized
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class ReportStats:
     n_without_picks: int
     median_fom: float | None
     median_diameter_px: float | None
+    median_diameter_A: float | None = None
 
 
 @dataclass
@@ -61,7 +63,7 @@ class ReportResult:
     evaluation: dict[str, float] = field(default_factory=dict)
     metrics: pd.DataFrame | None = None
     threshold: float | None = None
-    pixel_size_A: float | None = None
+    pixel_sizes_A: list[float] = field(default_factory=list)  # distinct, of accepted micrographs
     working_scale: WorkingScaleSummary | None = None
     title: str = "samcryo QC"
 
@@ -94,6 +96,7 @@ def compute_stats(ds: QcDataset) -> ReportStats:
         by_stage[r.stage] = by_stage.get(r.stage, 0) + 1
     fom = pd.to_numeric(ds.exported["fom"], errors="coerce").dropna()
     diam = pd.to_numeric(ds.exported["diameter_px"], errors="coerce").dropna()
+    diam_A = pd.to_numeric(ds.exported.get("diameter_A", pd.Series(dtype=float)), errors="coerce").dropna()
     return ReportStats(
         n_inputs=len(ds.records), n_accepted=len(ds.accepted), n_rejected=len(ds.rejected),
         rejected_by_stage=by_stage, n_picks=int(counts.sum()),
@@ -103,27 +106,26 @@ def compute_stats(ds: QcDataset) -> ReportStats:
         n_without_picks=int((counts == 0).sum()),
         median_fom=float(fom.median()) if len(fom) else None,
         median_diameter_px=float(diam.median()) if len(diam) else None,
+        median_diameter_A=float(diam_A.median()) if len(diam_A) else None,
     )
 
 
-def read_truth_centres(path: Path, fmt: str, flip_y: bool, height: int) -> np.ndarray:
+def read_truth_centres(path: Path, fmt: str, flip_y: bool, mapping: FrameMapping) -> np.ndarray:
     """Ground-truth centres ``[N, 2]`` (x, y, original frame) read as ``samcryo evaluate`` reads them.
 
     Uses the evaluation's reader so the crosses on an overlay are exactly the particles the
     precision and recall were computed against (same format handling, same ``flip_y``).
     """
-    from samcryo_core.evaluation.truth_io import read_truth
+    from samcryo_core.evaluation.score import read_truth
 
     # Only centres are drawn, so any diameter will do (.box files carry none).
-    df = read_truth(path, fmt, diameter_px=1.0, flip_y=flip_y, height=height)
+    df = read_truth(path, fmt, mapping=mapping, diameter_px=1.0, flip_y=flip_y)
     return df[["x", "y"]].to_numpy(dtype=float)
 
 
-def _pixel_size(ds: QcDataset) -> float | None:
-    for r in ds.accepted:
-        if r.sidecar and Path(r.sidecar).is_file():
-            return FrameMapping.read(r.sidecar).pixel_size_A
-    return None
+def _pixel_sizes(ds: QcDataset) -> list[float]:
+    """The distinct pixel sizes of the accepted micrographs (each from its own sidecar)."""
+    return sorted({float(r.pixel_size_A) for r in ds.accepted if r.pixel_size_A})
 
 
 def working_scale_summary(ds: QcDataset, tile_px: int | None = None) -> WorkingScaleSummary | None:
@@ -173,12 +175,12 @@ def write_overlays(ds: QcDataset, out_dir: Path, sample: int | None, every: int,
             raise InputError(rec.sidecar, "frame sidecar does not exist", "rerun 'samcryo normalize'")
         mapping = FrameMapping.read(rec.sidecar)
         image = read_micrograph(rec.normalized).data
-        picks = read_picks_csv(rec.picks)
+        picks = read_picks(rec.picks)
         truth = None
         if truth_dir is not None:
             tpath = truth_dir / f"{rec.name}.{truth_format}"
             if tpath.is_file():
-                centres = read_truth_centres(tpath, truth_format, truth_flip_y, mapping.original_shape[0])
+                centres = read_truth_centres(tpath, truth_format, truth_flip_y, mapping)
                 truth = truth_to_normalized(centres, mapping)
         rel = f"overlays/{rec.name}.png"
         grid = None
@@ -190,6 +192,10 @@ def write_overlays(ds: QcDataset, out_dir: Path, sample: int | None, every: int,
     return written
 
 
+def _round(value) -> float | str:
+    return "" if value is None or not np.isfinite(value) else round(float(value), 1)
+
+
 def build_report(ds: QcDataset, out_dir: str | Path, *, sample: int | None = 16, every: int = 1,
                  truth_dir: str | Path | None = None, truth_format: str = "star", truth_flip_y: bool = False,
                  title: str = "samcryo QC", tile_px: int | None = None) -> ReportResult:
@@ -198,7 +204,7 @@ def build_report(ds: QcDataset, out_dir: str | Path, *, sample: int | None = 16,
     for sub in ("overlays", "plots", "tables"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     res = ReportResult(out_dir=out, stats=compute_stats(ds), threshold=ds.threshold, title=title,
-                       pixel_size_A=_pixel_size(ds), evaluation=dict(ds.evaluation),
+                       pixel_sizes_A=_pixel_sizes(ds), evaluation=dict(ds.evaluation),
                        working_scale=working_scale_summary(ds, tile_px))
     res.overlays = write_overlays(ds, out, sample, every, Path(truth_dir) if truth_dir else None,
                                   truth_format, truth_flip_y, tile_px)
@@ -206,20 +212,26 @@ def build_report(ds: QcDataset, out_dir: str | Path, *, sample: int | None = 16,
     counts = ds.picks_per_micrograph()
     fom = ds.picks["fom"].to_numpy(dtype=float) if len(ds.picks) else np.array([])
     diam = ds.exported["diameter_px"].to_numpy(dtype=float) if len(ds.exported) else np.array([])
+    diam_A = ds.exported["diameter_A"].to_numpy(dtype=float) if len(ds.exported) else np.array([])
     dist.plot_picks_per_micrograph(counts, out / "plots/picks_per_micrograph.png")
     res.plots.append(("Particles per micrograph", "plots/picks_per_micrograph.png"))
     dist.plot_fom_histogram(fom, out / "plots/fom_histogram.png", ds.threshold)
     res.plots.append(("Figure of merit", "plots/fom_histogram.png"))
-    dist.plot_pick_sizes(diam, out / "plots/pick_sizes.png", res.pixel_size_A)
+    dist.plot_pick_sizes(diam, out / "plots/pick_sizes.png", diam_A)
     res.plots.append(("Pick size", "plots/pick_sizes.png"))
     res.rejected = dist.rejection_table(ds.records)
     dist.plot_rejection_reasons(res.rejected, out / "plots/rejections.png")
     res.plots.append(("Rejected micrographs", "plots/rejections.png"))
 
+    exported = ds.exported
+    sizes = exported.groupby("micrograph")["diameter_A"].median() if len(exported) else pd.Series(dtype=float)
     mics = pd.DataFrame([{"micrograph": r.name, "status": r.status, "stage": r.stage, "reason": r.reason,
                           "n_picks": int(counts.get(r.name, 0)) if r.status == "ok" else "",
+                          "pixel_size_A": "" if r.pixel_size_A is None else r.pixel_size_A,
+                          "median_diameter_A": _round(sizes.get(r.name)),
                           "source": r.source} for r in ds.records],
-                        columns=["micrograph", "status", "stage", "reason", "n_picks", "source"])
+                        columns=["micrograph", "status", "stage", "reason", "n_picks", "pixel_size_A",
+                                 "median_diameter_A", "source"])
     dist.write_table(mics, out / "tables/micrographs.csv")
     res.tables.append(("All micrographs", "tables/micrographs.csv"))
     dist.write_table(res.rejected, out / "tables/rejected.csv")

@@ -45,10 +45,16 @@ def _overview_rows(res: ReportResult) -> list[tuple[str, str]]:
         ("Median figure of merit", _fmt(s.median_fom)),
         ("Median pick diameter (px)", _fmt(s.median_diameter_px, 1)),
     ]
+    if s.median_diameter_A is not None:
+        rows.append(("Median pick diameter (Å)", _fmt(s.median_diameter_A, 1)))
     if res.threshold is not None:
         rows.append(("FOM threshold", _fmt(res.threshold)))
-    if res.pixel_size_A is not None:
-        rows.append(("Pixel size (Å)", _fmt(res.pixel_size_A)))
+    sizes = res.pixel_sizes_A
+    if len(sizes) == 1:
+        rows.append(("Pixel size (Å)", _fmt(sizes[0])))
+    elif sizes:
+        rows.append(("Pixel sizes (Å)", f"{_fmt(sizes[0])}–{_fmt(sizes[-1])} ({len(sizes)} different; per "
+                     "micrograph in tables/micrographs.csv)"))
     ws = res.working_scale
     if ws is not None:
         lo, hi = ws.diameter_A

@@ -25,9 +25,18 @@ from pathlib import Path
 import numpy as np
 
 from samcryo_core.errors import InputError
-from samcryo_core.training.labels import LABEL_FORMATS, MASK_STRIDE, MASK_SUFFIXES, label_to_mask
+from samcryo_core.io import coordinates
+from samcryo_core.training.labels import (
+    LABEL_FORMATS,
+    MASK_STRIDE,
+    MASK_SUFFIXES,
+    LabelSource,
+    label_to_mask,
+    read_label_file,
+    source_for,
+)
 
-LABEL_SUFFIXES = (".star", ".csv", ".tsv", ".box", *MASK_SUFFIXES)
+LABEL_SUFFIXES = (".star", ".csv", ".tsv", ".box", ".cs", *MASK_SUFFIXES)
 
 
 @dataclass
@@ -178,17 +187,38 @@ def match_labels(
     images: Sequence[str | Path],
     labels: Sequence[str | Path] | None = None,
     labels_dir: str | Path | None = None,
-) -> list[tuple[Path, Path]]:
-    """Pair each image with its label file by micrograph name.
+    *,
+    label_format: str = "auto",
+) -> list[tuple[Path, LabelSource]]:
+    """Pair each image with its labels by micrograph name.
 
-    A label matches when its stem equals the image's micrograph name, or starts with it followed
-    by ``_`` or ``.`` (``mic_0001_autopick.star``, ``mic_0001.mrc.png``); the image file itself
-    and files without a label suffix are never candidates, so images and labels may share a folder
-    as long as the names differ in suffix. Explicit ``labels`` given
-    in the same count and order as ``images`` with no name matches are paired by position.
+    Two layouts:
+
+    * **one file for all micrographs**: a single ``labels`` file that names each particle's
+      micrograph (a RELION ``particles.star``, a cryoSPARC particles ``.cs`` or CSV, a CryoPPP CSV
+      with a micrograph column) is split by micrograph, matched on the file name without folders
+      and extension (:func:`~samcryo_core.io.coordinates.rows_for_micrographs`); an image without
+      particles in it is an error that lists every such image;
+    * **one file per micrograph**: a label matches when its stem equals the image's micrograph
+      name, or starts with it followed by ``_`` or ``.`` (``mic_0001_autopick.star``,
+      ``mic_0001.mrc.png``); the image file itself and files without a label suffix are never
+      candidates, so images and labels may share a folder as long as the names differ in suffix.
+      Explicit ``labels`` given in the same count and order as ``images`` with no name matches
+      are paired by position.
+
+    Raises:
+        InputError: two images share a micrograph name (a label would silently label both), or
+            an image has no labels.
     """
-    from samcryo_core.ingest.naming import micrograph_name
+    from samcryo_core.ingest.naming import check_unique, micrograph_name
 
+    names = [micrograph_name(img) for img in images]
+    try:
+        check_unique(names, [str(p) for p in images])
+    except InputError as exc:
+        raise InputError("training micrographs", exc.problem,
+                         "give each training micrograph a unique file name (a label file is matched "
+                         "by name, so it would label every one of them)") from None
     if labels_dir is not None:
         d = Path(labels_dir)
         if not d.is_dir():
@@ -200,10 +230,15 @@ def match_labels(
         raise InputError(
             str(labels_dir or "--labels"), "no label files given", "pass --labels or --labels-dir"
         )
-    pairs: list[tuple[Path, Path]] = []
+    if labels_dir is None and len(candidates) == 1:
+        table = read_label_file(candidates[0], label_format)
+        if table is not None and coordinates.names_micrographs(table):
+            rows = coordinates.rows_for_micrographs(table, names, source=candidates[0])
+            return [(Path(img), LabelSource(candidates[0], rows[n]))
+                    for img, n in zip(images, names, strict=True)]
+    pairs: list[tuple[Path, LabelSource]] = []
     by_position = labels_dir is None and len(candidates) == len(images)
-    for i, img in enumerate(images):
-        name = micrograph_name(img)
+    for i, (img, name) in enumerate(zip(images, names, strict=True)):
         own = Path(img).resolve()
         mine = [c for c in candidates if c.resolve() != own and c.suffix.lower() in LABEL_SUFFIXES]
         exact = [c for c in mine if c.stem == name]
@@ -216,21 +251,22 @@ def match_labels(
                 "keep one label file per micrograph",
             )
         if found:
-            pairs.append((Path(img), found[0]))
+            pairs.append((Path(img), source_for(found[0], name, label_format)))
         elif by_position:
-            pairs.append((Path(img), candidates[i]))
+            pairs.append((Path(img), source_for(candidates[i], name, label_format)))
         else:
             raise InputError(
                 img,
                 f"no label file named after micrograph '{name}'",
-                "name label files <micrograph>.star/.csv/.box/.png",
+                "name label files <micrograph>.star/.csv/.box/.png, or give one file for all "
+                "micrographs that names them (e.g. a RELION particles.star)",
             )
     return pairs
 
 
 def load_example(
     image_path: str | Path,
-    label_path: str | Path,
+    label: LabelSource | str | Path,
     *,
     particle_px: float,
     diameter_A,
@@ -253,6 +289,7 @@ def load_example(
     from samcryo_core.particles.diameter import typical_diameter
     from samcryo_core.preprocess.normalize import normalize_micrograph
 
+    label_path = label.path if isinstance(label, LabelSource) else Path(label)
     if label_format not in LABEL_FORMATS:
         raise InputError(label_path, f"unknown label format '{label_format}'", f"use one of {LABEL_FORMATS}")
     name = micrograph_name(image_path)
@@ -262,7 +299,7 @@ def load_example(
         mic.data, name=name, source=str(image_path), pixel_size_A=px, diameter_A=diameter_A,
         particle_px=particle_px, **(normalize_options or {}),
     )
-    mask = label_to_mask(label_path, mapping, fmt=label_format, diameter_px=diameter_px,
+    mask = label_to_mask(label, mapping, fmt=label_format, diameter_px=diameter_px,
                          default_diameter_px=typical_diameter(diameter_A) / px if px else None,
                          flip_y=flip_y, disc_fraction=disc_fraction)
     return Example(name, np.asarray(image, dtype=np.float32), mask, str(image_path), str(label_path))

@@ -3,19 +3,17 @@
 The model predicts low-resolution mask logits (``S/4`` for an ``S`` x ``S`` input, as SAM's mask
 decoder does), and the papers train and score on filled circles, so every label format is turned
 into filled discs drawn directly at the mask resolution in the *normalized* frame. Coordinates are
-first read in the *original* frame (x = column, y = row of the array ``mrcfile`` reads, no flip),
-then mapped with the micrograph's :class:`~samcryo_core.frame.FrameMapping` -- the same mapping the
-inference side uses to map picks back -- so training and inference cannot disagree about where a
-particle is.
+first read in the *original* frame (x = column, y = row of the array ``mrcfile`` reads, no flip)
+by :mod:`samcryo_core.io.coordinates` -- the one reader of RELION STAR (coordinate files and whole
+``particles.star``), CryoPPP CSV, EMAN ``.box`` and cryoSPARC ``.cs``/CSV, shared with evaluation
+and QC -- then mapped with the micrograph's :class:`~samcryo_core.frame.FrameMapping` -- the same
+mapping the inference side uses to map picks back -- so training and inference cannot disagree
+about where a particle is. Ready-made mask images (PNG/JPG/TIFF/MRC, any size, covering the
+whole original micrograph) are the other kind of label.
 
-Formats:
-
-* RELION STAR (``rlnCoordinateX``/``rlnCoordinateY``; optional ``samcryoDiameterPx`` column as
-  written by ``samcryo simulate``; multi-micrograph files are filtered by ``rlnMicrographName``).
-* CryoPPP-style CSV (``X-Coordinate``/``Y-Coordinate``/``Diameter`` or ``x``/``y``/``diameter``,
-  case-insensitive).
-* EMAN ``.box`` (corner x, corner y, box w, box h; centre = corner + box/2).
-* Ready-made mask images (PNG/JPG/TIFF/MRC, any size, covering the whole original micrograph).
+Labels come either one file per micrograph (named after it) or as one file for the whole dataset
+that names each particle's micrograph (a RELION ``particles.star`` from 2D classification, a
+cryoSPARC particles ``.cs``): :class:`LabelSource` is one micrograph's share either way.
 
 CryoPPP coordinates and masks are in the orientation of its PNG/JPG images, which are ``flipud``
 of the raw MRC; ``flip_y=True`` maps them with ``row = H - 1 - y`` (masks: ``np.flipud``). Only
@@ -30,17 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from samcryo_core.errors import InputError
 from samcryo_core.frame import FrameMapping
+from samcryo_core.io import coordinates
 
-LABEL_FORMATS = ("auto", "star", "csv", "box", "mask")
+LABEL_FORMATS = ("auto", *coordinates.FORMATS, "mask")
 MASK_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".mrc", ".bmp")
-
-_CSV_X = ("x-coordinate", "x")
-_CSV_Y = ("y-coordinate", "y")
-_CSV_D = ("diameter", "diameter_px")
-_STAR_D = ("samcryoDiameterPx", "rlnDiameter", "diameter_px")
 
 
 @dataclass(frozen=True)
@@ -55,170 +50,60 @@ class Particles:
         return int(self.x.size)
 
 
+@dataclass(frozen=True)
+class LabelSource:
+    """The labels of one micrograph: its rows of a coordinate file, or a mask image.
+
+    Attributes:
+        path: the file the labels come from (named in every message).
+        table: :data:`~samcryo_core.io.coordinates.COLUMNS` rows of this micrograph, or None for
+            a mask image at ``path``.
+    """
+
+    path: Path
+    table: pd.DataFrame | None = None
+
+    @property
+    def is_mask(self) -> bool:
+        return self.table is None
+
+
 def detect_label_format(path: str | Path) -> str:
-    """Guess the label format from the file suffix (``star``, ``csv``, ``box`` or ``mask``)."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".star":
-        return "star"
-    if suffix in (".csv", ".tsv"):
-        return "csv"
-    if suffix == ".box":
-        return "box"
-    if suffix in MASK_SUFFIXES:
+    """The label format from the file suffix: a coordinate format or ``mask``."""
+    if Path(path).suffix.lower() in MASK_SUFFIXES:
         return "mask"
-    raise InputError(
-        path,
-        f"cannot tell the label format from the suffix '{suffix}'",
-        "use .star, .csv, .box or a mask image (.png/.tif/.mrc), or pass --label-format",
-    )
-
-
-def _diameters(path: Path, n: int, column: np.ndarray | None, diameter_px: float | None) -> np.ndarray:
-    """Explicit diameter wins over the file's column; one of the two is required."""
-    if diameter_px is not None:
-        if not diameter_px > 0:
-            raise InputError(
-                path, f"particle diameter {diameter_px} px is not positive", "pass --diameter-px > 0"
-            )
-        return np.full(n, float(diameter_px))
-    if column is None:
-        raise InputError(
-            path,
-            "no particle diameter: the file has no diameter column",
-            "pass --diameter-px with the particle diameter in pixels of the original micrograph",
-        )
-    d = np.asarray(column, dtype=np.float64)
-    if not np.all(np.isfinite(d) & (d > 0)):
-        raise InputError(
-            path,
-            "the diameter column holds non-positive or missing values",
-            "fix the file or pass --diameter-px",
-        )
-    return d
-
-
-def _numbers(path: Path, table, column: str) -> np.ndarray:
-    """A column as float64; text where a number belongs is an InputError naming file and column."""
-    import pandas as pd
-
-    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.isnan(values) & table[column].notna().to_numpy()
-    if bad.any():
-        first = table[column].to_numpy()[np.flatnonzero(bad)[0]]
-        raise InputError(
-            path,
-            f"column {column} holds {int(bad.sum())} non-numeric value(s), e.g. {first!r}",
-            f"write numbers (pixels) in {column}",
-        )
-    return values
-
-
-def _read_star(path: Path, micrograph: str | None, diameter_px: float | None) -> Particles:
-    import starfile
-
     try:
-        data = starfile.read(path, always_dict=True)
-    except Exception as exc:  # starfile raises many types on malformed input
-        raise InputError(path, f"cannot parse STAR file ({exc})", "check it is a RELION STAR file") from exc
-    table = next((t for t in data.values() if hasattr(t, "columns") and "rlnCoordinateX" in t.columns), None)
-    if table is None or "rlnCoordinateY" not in table.columns:
-        raise InputError(
-            path,
-            "no block with rlnCoordinateX and rlnCoordinateY",
-            "export picks as a RELION coordinate STAR file",
-        )
-    if micrograph is not None and "rlnMicrographName" in table.columns:
-        stems = table["rlnMicrographName"].astype(str).map(lambda s: Path(s).stem)
-        if stems.nunique() > 1 or (stems.size and stems.iloc[0] == micrograph):
-            table = table[stems == micrograph]
-    dcol = next((c for c in _STAR_D if c in table.columns), None)
-    x = _numbers(path, table, "rlnCoordinateX")
-    y = _numbers(path, table, "rlnCoordinateY")
-    d = _diameters(path, x.size, None if dcol is None else _numbers(path, table, dcol), diameter_px)
-    return Particles(x, y, d)
+        return coordinates.detect_format(path)
+    except InputError:
+        raise InputError(path, f"cannot tell the label format from the suffix '{Path(path).suffix}'",
+                         "use .star, .csv, .box, .cs or a mask image (.png/.tif/.mrc), or pass "
+                         "--label-format") from None
 
 
-def _read_csv(path: Path, diameter_px: float | None) -> Particles:
-    import pandas as pd
-
-    sep = "\t" if path.suffix.lower() == ".tsv" else ","
-    try:
-        table = pd.read_csv(path, sep=sep)
-    except Exception as exc:
-        raise InputError(
-            path, f"cannot parse CSV ({exc})", "use a comma-separated file with a header row"
-        ) from exc
-    lower = {str(c).strip().lower(): c for c in table.columns}
-    xc = next((lower[k] for k in _CSV_X if k in lower), None)
-    yc = next((lower[k] for k in _CSV_Y if k in lower), None)
-    if xc is None or yc is None:
-        raise InputError(
-            path,
-            f"no coordinate columns (found {list(table.columns)})",
-            "name them X-Coordinate/Y-Coordinate (CryoPPP) or x/y",
-        )
-    dc = next((lower[k] for k in _CSV_D if k in lower), None)
-    x = _numbers(path, table, xc)
-    y = _numbers(path, table, yc)
-    d = _diameters(path, x.size, None if dc is None else _numbers(path, table, dc), diameter_px)
-    return Particles(x, y, d)
-
-
-def _read_box(path: Path, diameter_px: float | None) -> Particles:
-    try:
-        arr = np.loadtxt(path, ndmin=2, dtype=np.float64)
-    except Exception as exc:
-        raise InputError(
-            path, f"cannot parse EMAN .box file ({exc})", "use whitespace-separated x y w h rows"
-        ) from exc
-    if arr.size == 0:
-        arr = np.zeros((0, 4))
-    if arr.shape[1] < 4:
-        raise InputError(
-            path, f"{arr.shape[1]} columns, need 4 (corner x, corner y, box w, box h)", "fix the .box file"
-        )
-    x = arr[:, 0] + arr[:, 2] / 2.0
-    y = arr[:, 1] + arr[:, 3] / 2.0
-    return Particles(x, y, _diameters(path, x.size, None, diameter_px))
-
-
-def has_diameters(path: str | Path, fmt: str = "auto") -> bool:
-    """True when a coordinate file carries its own particle diameters (a diameter column)."""
+def read_label_file(path: str | Path, fmt: str = "auto") -> pd.DataFrame | None:
+    """A label file's coordinate table, or None when it is a mask image."""
     path = Path(path)
+    if fmt not in LABEL_FORMATS:
+        raise InputError(path, f"unknown label format '{fmt}'", f"use one of {', '.join(LABEL_FORMATS)}")
     fmt = detect_label_format(path) if fmt == "auto" else fmt
-    if fmt == "box":
-        return False
-    try:
-        read_particles(path, fmt, diameter_px=None)
-    except InputError as exc:
-        if exc.problem.startswith("no particle diameter"):
-            return False
-        raise
-    return True
+    if fmt == "mask":
+        if not path.is_file():
+            raise InputError(path, "label file not found", "check the path given with --labels/--labels-dir")
+        return None
+    return coordinates.read_coordinates(path, fmt)
 
 
-def read_particles(
-    path: str | Path,
-    fmt: str = "auto",
-    *,
-    diameter_px: float | None = None,
-    micrograph: str | None = None,
-) -> Particles:
-    """Read particle centres (original frame, as stored in the file; no flip applied here).
+def source_for(path: str | Path, micrograph: str, fmt: str = "auto") -> LabelSource:
+    """The labels of ``micrograph`` in a file named after it.
 
-    ``micrograph`` selects rows of a multi-micrograph STAR file by ``rlnMicrographName`` stem.
+    A file that names micrographs (``rlnMicrographName`` ...) keeps the rows of this one; a file
+    naming a single other micrograph is taken whole, since its file name already matched.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "label file not found", "check the path given with --labels/--labels-dir")
-    fmt = detect_label_format(path) if fmt == "auto" else fmt
-    if fmt == "star":
-        return _read_star(path, micrograph, diameter_px)
-    if fmt == "csv":
-        return _read_csv(path, diameter_px)
-    if fmt == "box":
-        return _read_box(path, diameter_px)
-    raise InputError(path, f"label format '{fmt}' holds no coordinates", f"use one of {LABEL_FORMATS}")
+    table = read_label_file(path, fmt)
+    if table is not None and coordinates.names_micrographs(table) and table["micrograph"].nunique() > 1:
+        table = coordinates.rows_for_micrographs(table, [micrograph], source=path)[micrograph]
+    return LabelSource(path, table)
 
 
 #: SAM's mask decoder predicts at a quarter of the input resolution: target masks are drawn there.
@@ -347,7 +232,7 @@ def mask_image_to_mask(path: str | Path, mapping: FrameMapping, *, flip_y: bool 
 
 
 def label_to_mask(
-    path: str | Path,
+    label: LabelSource | str | Path,
     mapping: FrameMapping,
     *,
     fmt: str = "auto",
@@ -356,27 +241,27 @@ def label_to_mask(
     flip_y: bool = False,
     disc_fraction: float = 1.0,
 ) -> np.ndarray:
-    """Any supported label file -> float32 {0,1} target mask of shape :func:`mask_shape`.
+    """One micrograph's labels -> float32 {0,1} target mask of shape :func:`mask_shape`.
 
-    ``diameter_px`` overrides the file's diameter column; ``default_diameter_px`` (the configured
-    particle diameter) serves files that have none.
+    ``label`` is a :class:`LabelSource`, or a file named after the micrograph (read with
+    :func:`source_for`). ``diameter_px`` overrides the file's diameter column;
+    ``default_diameter_px`` (the configured particle diameter) serves files that have none.
+    RELION alignment shifts (``rlnOriginXAngst``) move each disc to the particle's centre, with
+    the micrograph's own pixel size.
     """
-    path = Path(path)
-    if fmt not in LABEL_FORMATS:
-        raise InputError(path, f"unknown label format '{fmt}'", f"use one of {', '.join(LABEL_FORMATS)}")
-    fmt = detect_label_format(path) if fmt == "auto" else fmt
-    if fmt == "mask":
-        if not path.is_file():
-            raise InputError(path, "label file not found", "check the path")
+    source = label if isinstance(label, LabelSource) else source_for(label, mapping.micrograph, fmt)
+    path = source.path
+    if source.is_mask:
         mask = mask_image_to_mask(path, mapping, flip_y=flip_y)
     else:
-        if diameter_px is None and default_diameter_px is not None and not has_diameters(path, fmt):
-            diameter_px = default_diameter_px
-        parts = read_particles(path, fmt, diameter_px=diameter_px, micrograph=mapping.micrograph)
-        if len(parts) == 0:
-            raise InputError(
-                path, "the label file lists no particles", "label at least one particle per micrograph"
-            )
+        table = source.table
+        if len(table) == 0:
+            raise InputError(path, "the label file lists no particles",
+                             "label at least one particle per micrograph")
+        table = coordinates.particle_centres(table, mapping.pixel_size_A)
+        table = coordinates.with_diameters(table, override_px=diameter_px, default_px=default_diameter_px,
+                                           source=path)
+        parts = Particles(table["x"].to_numpy(), table["y"].to_numpy(), table["diameter_px"].to_numpy())
         mask = particles_to_mask(parts, mapping, flip_y=flip_y, disc_fraction=disc_fraction, path=path)
     if not mask.any():
         raise InputError(

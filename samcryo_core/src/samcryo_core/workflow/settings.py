@@ -130,6 +130,7 @@ class Layout:
     uses_sam: bool
     gpus: int
     fom_threshold: float
+    relion_dir: str = ""
 
 
 def results_dir(prompt: str, variant: str) -> str:
@@ -171,13 +172,17 @@ def check_config(config: dict) -> Layout:
         _require_file(config, "prompt_file", "prompt file")
     if trains_here:
         train = config.get("train") or {}
-        if not train.get("micrographs") or not train.get("truth_dir"):
+        if not train.get("micrographs") or not (train.get("truth_dir") or train.get("labels")):
             raise ConfigError("train", f"prompt '{prompt}' is trained here but train.micrographs "
-                              "or train.truth_dir is not set",
-                              "give the labelled micrographs and their truth folder, or a "
-                              "pre-trained prompt in prompt_file")
+                              "or their labels (train.truth_dir or train.labels) are not set",
+                              "give the labelled micrographs and their truth folder or label file, "
+                              "or a pre-trained prompt in prompt_file")
+        if train.get("truth_dir") and train.get("labels"):
+            raise ConfigError("train.labels", "both train.truth_dir and train.labels are set",
+                              "give one: a folder of per-micrograph label files, or one file for all")
         train_images(config)
         _require_dir(config, "train.truth_dir", "truth folder")
+        _require_file(config, "train.labels", "label file")
     _require_dir(config, "evaluate.truth_dir", "truth folder")
     scale = working_scale(variant, config["model"].get("checkpoint"), config["model"].get("particle_px"))
     warning = check_range(particle_diameter_A(config), scale)
@@ -186,6 +191,7 @@ def check_config(config: dict) -> Layout:
 
     prompt_dir = results_dir(prompt, variant)
     device = str(config.get("device", "auto"))
+    relion_dir = relion_export_dir(config, prompt_dir)
     return Layout(
         prompt=prompt,
         variant=variant,
@@ -200,7 +206,31 @@ def check_config(config: dict) -> Layout:
         # nothing is reserved (Snakemake constrains only resources given with --resources).
         gpus=0 if device == "cpu" else 1,
         fom_threshold=fom_threshold(config, uses_sam),
+        relion_dir=relion_dir,
     )
+
+
+def relion_export_dir(config: dict, prompt_dir: str) -> str:
+    """Where the RELION coordinates go: ``export.relion_dir`` inside the project, or ``results/``.
+
+    ``export.relion_dir`` (e.g. ``External/job012``) is relative to the RELION project folder
+    (``inputs.project_dir``, default: where snakemake runs), like every path RELION shows, and
+    must lie inside it: RELION names the coordinate files relative to its project.
+
+    Raises:
+        ConfigError: the folder lies outside the project.
+    """
+    wanted = _get(config, "export.relion_dir")
+    if not wanted:
+        return f"{prompt_dir}/relion"
+    project = str(_get(config, "inputs.project_dir") or ".")
+    path = os.path.normpath(os.path.join(project, str(wanted)))
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(project))
+    if rel == os.curdir or rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        raise ConfigError("export.relion_dir", f"'{wanted}' is not a folder inside the RELION project "
+                          f"{os.path.abspath(project)} (inputs.project_dir)",
+                          "give a job folder inside the project, e.g. External/job012")
+    return path
 
 
 def fom_threshold(config: dict, uses_sam: bool) -> float:
@@ -246,8 +276,12 @@ def train_images(config: dict) -> list[str]:
     """The labelled micrographs of ``train.micrographs`` (a glob or a list of globs), sorted.
 
     Raises:
-        ConfigError: a pattern matches no file.
+        ConfigError: a pattern matches no file, or two micrographs share a name (labels are
+            matched by name, so one label file would label both).
     """
+    from samcryo_core.errors import InputError
+    from samcryo_core.ingest.naming import check_unique, micrograph_name
+
     patterns = config["train"]["micrographs"]
     patterns = [patterns] if isinstance(patterns, str) else list(patterns)
     found: list[str] = []
@@ -257,4 +291,10 @@ def train_images(config: dict) -> list[str]:
             raise ConfigError("train.micrographs", f"'{pattern}' matches no file (relative paths "
                               f"start at {os.getcwd()})", "fix the glob or the folder you run in")
         found.extend(matches)
-    return sorted(set(found))
+    found = sorted(set(found))
+    try:
+        check_unique([micrograph_name(p) for p in found], found)
+    except InputError as exc:
+        raise ConfigError("train.micrographs", exc.problem,
+                          "give each training micrograph a unique file name") from None
+    return found

@@ -1,0 +1,86 @@
+"""``samcryo pick``: pick a folder of micrographs with a trained prompt, no Snakemake, no config.
+
+``samcryo pick --prompt-file P.pt --diameter-A D [DMAX] (--micrographs PATH|GLOB... |
+--micrographs-star S | --cryosparc-csv C) [--project-dir D] [--pixel-size A] [--checkpoint C]
+[--device auto|cpu|cuda] [--batch-size B] [--tta none|flips|d4] [--threads N] [--picker sam|log]
+[--threshold F] [--box-size N] [--relion-version 3.1|4|5] --out DIR``
+
+Runs ingest, normalize, segment and extract in one process (``samcryo_core.workflow.direct``;
+like ``topaz extract`` or ``cryolo_predict.py``) and writes what ``samcryo export`` writes:
+``DIR/relion/`` (``_autopick.star`` files + ``autopick.star``, paths relative to
+``--project-dir``), ``DIR/cryosparc/particles.star`` and ``particles.cs``, ``DIR/box/`` with
+``--box-size``, ``DIR/export_summary.tsv``; every candidate with its figure of merit stays in
+``DIR/work/picks/<mic>.csv``. The working scale and normalization come from the prompt file.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from samcryo_core.cli.common_args import add_diameter_argument
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from samcryo_core.inference.tta import TTA_MODES
+
+    parser.add_argument("--prompt-file", help="prompt trained by 'samcryo train'")
+    parser.add_argument("--picker", choices=("sam", "log"), default="sam",
+                        help="sam: the prompt (default); log: the classical LoG picker, no prompt needed")
+    add_diameter_argument(parser, required=True)
+    parser.add_argument("--micrographs", nargs="*", default=[], metavar="PATH",
+                        help="micrograph files or quoted globs ('Movies/*.mrc'; ** recurses)")
+    parser.add_argument("--micrographs-star", help="RELION micrographs STAR file (paths, pixel sizes)")
+    parser.add_argument("--cryosparc-csv", help="cryoSPARC exposure list (CSV export or .cs)")
+    parser.add_argument("--project-dir", default=".",
+                        help="RELION/cryoSPARC project folder the listed and exported paths are relative "
+                             "to (default: current folder)")
+    parser.add_argument("--pixel-size", type=float, default=None, metavar="A",
+                        help="pixel size in Angstrom of micrographs whose header and list have none")
+    parser.add_argument("--checkpoint", default=None,
+                        help="base SAM checkpoint the prompt was trained on (default: the shipped "
+                             "cpu_small backbone, found by itself)")
+    parser.add_argument("--sha256", default=None, help="expected sha256 of --checkpoint")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
+    parser.add_argument("--batch-size", type=int, default=2, help="model tiles per forward pass (default 2)")
+    parser.add_argument("--tta", default="none", choices=TTA_MODES,
+                        help="test-time augmentation (default none)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="export picks with figure of merit >= this (default 0.5)")
+    parser.add_argument("--box-size", type=int, default=None, help="also write EMAN .box files of this size")
+    parser.add_argument("--relion-version", choices=("3.1", "4", "5"), default="4",
+                        help="'# version' header of the RELION files (default 4)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from samcryo_core.errors import ConfigError
+    from samcryo_core.export.run import ExportOptions
+    from samcryo_core.workflow.direct import DirectSettings, list_micrographs, pick_and_export
+
+    if not (args.micrographs or args.micrographs_star or args.cryosparc_csv):
+        raise ConfigError("--micrographs", "no micrographs given",
+                          "give --micrographs 'folder/*.mrc', --micrographs-star or --cryosparc-csv")
+    out = Path(args.out)
+    settings = DirectSettings(
+        diameter_A=args.diameter_A, prompt_file=args.prompt_file, picker=args.picker,
+        checkpoint=args.checkpoint, sha256=args.sha256, pixel_size_A=args.pixel_size, device=args.device,
+        batch_size=args.batch_size, tta=args.tta, threads=args.threads,
+    )
+    export = ExportOptions(
+        relion_dir=str(out / "relion"), project_dir=args.project_dir, relion_version=args.relion_version,
+        micrographs_star=args.micrographs_star, cryosparc_star=str(out / "cryosparc" / "particles.star"),
+        cryosparc_cs=str(out / "cryosparc" / "particles.cs"), cryosparc_exposures=args.cryosparc_csv,
+        box_dir=str(out / "box") if args.box_size else None, box_size=args.box_size,
+        min_fom=args.threshold, summary=str(out / "export_summary.tsv"),
+    )
+    sources = list_micrographs(args.micrographs, micrographs_star=args.micrographs_star,
+                               cryosparc_csv=args.cryosparc_csv, project_dir=args.project_dir)
+    summary = pick_and_export(sources, out, settings, export,
+                              progress=lambda line: print(f"pick: {line}", flush=True))
+    exported = sum(int(s["n_exported"] or 0) for s in summary)
+    print(f"pick: {exported} picks with figure of merit >= {args.threshold:g} -> {out}/relion, "
+          f"{out}/cryosparc (summary {out}/export_summary.tsv)", flush=True)
+    return 0
