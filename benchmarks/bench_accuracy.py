@@ -127,9 +127,9 @@ def train_samcryo(prep: Prepared, prompt: str, n_labelled: int, epochs: int | No
 
     ``epochs`` None: as many epochs as reach ``min_steps`` gradient steps, at least 2 (few-shot).
     """
-    from samcryo_core.inference.loading import build_base_model, load_model
+    from samcryo_core.model.build import build_base_model, load_model
+    from samcryo_core.model.prompt_file import RANDOM_INIT, base_sha256
     from samcryo_core.training.dataset import split_train_val
-    from samcryo_core.training.prompt_file import RANDOM_INIT, base_sha256
 
     model = build_base_model(VARIANT, prompt, checkpoint, prompt_config=prompt_config(prompt), seed=seed)
     train, val = split_train_val(prep.examples()[:n_labelled], 0.2, seed)
@@ -152,7 +152,7 @@ def train_samcryo(prep: Prepared, prompt: str, n_labelled: int, epochs: int | No
 def pick_with_samcryo(prep: Prepared, prompt: str, n_labelled: int, epochs: int | None, work: Path,
                       checkpoint: Path | None, seed: int, tta: str = "none",
                       min_steps: int = 0) -> tuple[dict, dict]:
-    from samcryo_core.inference.loading import load_model
+    from samcryo_core.model.build import load_model
 
     if prompt == "none":
         model, _ = load_model(VARIANT, checkpoint, prompt="none", seed=seed)

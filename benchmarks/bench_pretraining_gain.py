@@ -115,7 +115,7 @@ def score(probs: list[np.ndarray], unseen: list[dict], diameter_px, threshold: f
 
 
 def build(backbone: str, prompt: str, prompt_config: dict | None, sha256: str | None):
-    from samcryo_core.inference.loading import build_base_model
+    from samcryo_core.model.build import build_base_model
 
     ckpt = WEIGHTS if backbone == "pretrained" else None
     return build_base_model(
@@ -127,9 +127,9 @@ def run_one(
     backbone: str, prompt: str, args, train_dir: Path, unseen: list[dict], sha256: str | None, workdir: Path
 ) -> dict:
     """One (backbone, prompt) cell: train (unless ``none``), then score the unseen set."""
+    from samcryo_core.model.prompt_file import read_prompt_file
     from samcryo_core.model.prompts.head import CPU_DEMO_HEAD_CONFIG
     from samcryo_core.training.dataset import load_example, match_labels, split_train_val
-    from samcryo_core.training.prompt_file import read_prompt_file
 
     config = dict(CPU_DEMO_HEAD_CONFIG) if prompt == "head" else None
     model = build(backbone, prompt, config, sha256)

@@ -123,8 +123,8 @@ def worker(stage: str, mrc: Path, out_dir: Path, threads: int) -> dict:
     elif stage == "segment":
         import torch
 
-        from samcryo_core.inference.loading import build_base_model
         from samcryo_core.inference.segment import segment_chunk
+        from samcryo_core.model.build import build_base_model
 
         torch.set_num_threads(threads)
         t = time.perf_counter()

@@ -39,7 +39,7 @@ def _rss_mib() -> float:
 def _train_case(variant: str, prompt: str, reps: int, threads: int) -> dict:
     import torch
 
-    from samcryo_core.inference.loading import build_base_model
+    from samcryo_core.model.build import build_base_model
     from samcryo_core.training.losses import dice_bce_loss
 
     torch.set_num_threads(threads)
@@ -77,9 +77,9 @@ def _infer_case(variant: str, n_mics: int, batch_size: int, reps: int, threads: 
     import numpy as np
     import torch
 
-    from samcryo_core.inference.loading import build_base_model
     from samcryo_core.inference.segment import segment_chunk
     from samcryo_core.io.mrc_write import write_mrc
+    from samcryo_core.model.build import build_base_model
     from samcryo_core.model.scale import working_scale
     from samcryo_core.preprocess.normalize import normalize_micrograph
 

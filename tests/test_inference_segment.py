@@ -11,10 +11,10 @@ import torch
 
 from samcryo_core.cli import main
 from samcryo_core.frame import FrameMapping
-from samcryo_core.inference.loading import load_model
 from samcryo_core.inference.segment import SEGMENT_COLUMNS, probability_map, read_normalized
 from samcryo_core.io.mrc_write import write_mrc
 from samcryo_core.manifest import read_manifest, write_manifest
+from samcryo_core.model.build import load_model
 from samcryo_core.preprocess.chunk import NORMALIZE_COLUMNS as NORM_COLUMNS
 from samcryo_core.preprocess.normalize import normalize_micrograph
 

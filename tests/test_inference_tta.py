@@ -68,7 +68,7 @@ def test_average_over_orientations_matches_numpy(image, mode):
 
 
 def test_predict_tile_logits_applies_tta_to_a_sam_model():
-    from samcryo_core.inference.loading import load_model
+    from samcryo_core.model.build import load_model
 
     torch.manual_seed(0)
     model, _ = load_model("tiny", prompt="none")

@@ -67,7 +67,7 @@ def test_pick_with_a_prompt_equals_the_workflow_stages(data, monkeypatch):
     assert main(["pick", "--prompt-file", "head.pt", "--diameter-A", "160", "--micrographs", *images,
                  "--threads", "1", "--threshold", "0.0", "--out", "direct"]) == 0
 
-    from samcryo_core.training.prompt_file import read_prompt_file
+    from samcryo_core.model.prompt_file import read_prompt_file
 
     _, meta = read_prompt_file("head.pt")
     px = meta["working_scale"]["particle_px"]

@@ -47,8 +47,8 @@ def test_loads_into_cpu_small_with_its_sha256():
 def test_zero_shot_backbone_sees_particles_of_an_unseen_protein():
     """No prompt training: the pre-trained SAM alone scores the demo's (unseen) protein's discs
     clearly above the background; a randomly initialised backbone does not."""
-    from samcryo_core.inference.loading import build_base_model
     from samcryo_core.inference.segment import probability_map
+    from samcryo_core.model.build import build_base_model
     from samcryo_core.model.scale import working_scale
     from samcryo_core.preprocess.normalize import normalize_micrograph
     from samcryo_core.simulate import SimulationParams, simulate_micrograph

@@ -24,8 +24,8 @@ from reliability_helpers import FEW_STEPS, prompt_dir, samcryo, simulate, snakem
 
 from samcryo_core.ingest.naming import micrograph_name
 from samcryo_core.model.loading import sha256_file
+from samcryo_core.model.prompt_file import FORMAT, RANDOM_INIT, save_prompt_file
 from samcryo_core.model.registry import build_sam
-from samcryo_core.training.prompt_file import FORMAT, RANDOM_INIT, save_prompt_file
 
 
 class _Payload:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from samcryo_core.cli import main
+from samcryo_core.model.prompt_file import read_prompt_file
 from samcryo_core.simulate import SimulationParams, simulate_dataset
-from samcryo_core.training.prompt_file import read_prompt_file
 
 FEW_STEPS = ("--steps", "2", "--val-every", "1", "--diameter-A", "160")  # 160 A at 4 A/px
 

@@ -12,6 +12,7 @@ import torch
 
 from samcryo_core.errors import InputError
 from samcryo_core.model import PromptedSam
+from samcryo_core.model.prompt_file import check_base, read_prompt_file
 from samcryo_core.training.dataset import (
     Example,
     TileDataset,
@@ -21,7 +22,6 @@ from samcryo_core.training.dataset import (
     match_labels,
     split_train_val,
 )
-from samcryo_core.training.prompt_file import check_base, read_prompt_file
 from samcryo_core.training.trainer import last_checkpoint_path, train_prompt
 
 

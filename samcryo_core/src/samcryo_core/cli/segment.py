@@ -58,10 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from samcryo_core.inference.device import resolve_device, set_threads
-    from samcryo_core.inference.loading import load_model, model_stamp
     from samcryo_core.inference.segment import SEGMENT_COLUMNS, segment_chunk
     from samcryo_core.manifest import read_manifest, write_manifest
+    from samcryo_core.model.build import load_model, model_stamp
+    from samcryo_core.model.device import resolve_device, set_threads
 
     set_threads(args.threads)
     device = resolve_device(args.device)

@@ -113,11 +113,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from samcryo_core.inference.device import resolve_device, set_threads
-    from samcryo_core.inference.loading import build_base_model
+    from samcryo_core.model.build import build_base_model
+    from samcryo_core.model.device import resolve_device, set_threads
+    from samcryo_core.model.prompt_file import RANDOM_INIT, base_sha256
     from samcryo_core.model.scale import working_scale
     from samcryo_core.training.dataset import TileDataset, load_example, match_labels, split_train_val
-    from samcryo_core.training.prompt_file import RANDOM_INIT, base_sha256
     from samcryo_core.training.trainer import train_prompt
     from samcryo_core.weights import resolve_checkpoint
 

@@ -32,9 +32,9 @@ import numpy as np
 from samcryo_core import stamps
 from samcryo_core.errors import InputError, SamcryoError, is_environment_failure
 from samcryo_core.frame import FrameMapping
-from samcryo_core.inference.device import autocast_context
 from samcryo_core.inference.tiling import Stitcher, TileGrid, micrograph_grid
 from samcryo_core.manifest import OK, STAMP, carry_rejected
+from samcryo_core.model.device import autocast_context
 
 log = logging.getLogger(__name__)
 

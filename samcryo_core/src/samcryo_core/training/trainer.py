@@ -3,7 +3,7 @@
 What the loop guarantees, and why:
 
 * Only ``model.trainable_parameters()`` reach the optimizer, so the frozen SAM stays bit-identical
-  and the saved prompt file needs only those tensors (:mod:`samcryo_core.training.prompt_file`).
+  and the saved prompt file needs only those tensors (:mod:`samcryo_core.model.prompt_file`).
 * A budget in optimizer *steps* over random tiles (not epochs over whole micrographs: 3 labelled
   4k micrographs and 20 labelled 1k ones are very different amounts of data), validated every
   ``val_every`` steps on the validation micrographs' tile grid (pixel Dice). The *best*
@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 
 from samcryo_core.errors import ConfigError, InputError
-from samcryo_core.inference.device import autocast_context, resolve_device
 from samcryo_core.io.atomic import atomic_path, atomic_write_text
+from samcryo_core.model.device import autocast_context, resolve_device
+from samcryo_core.model.prompt_file import model_metadata, plain, save_prompt_file
 from samcryo_core.training.dataset import TileDataset
 from samcryo_core.training.losses import dice_bce_loss
-from samcryo_core.training.prompt_file import model_metadata, plain, save_prompt_file
 
 #: Learning rates of the SAM-for-cryo-EM paper (arXiv 2311.16140) per prompt type; ``finetune``
 #: (all SAM weights) is not in the paper's table -- 1e-5 is the usual SAM fine-tuning rate.

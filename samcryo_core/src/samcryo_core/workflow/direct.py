@@ -76,7 +76,7 @@ def prompt_base(prompt_file: str | Path, checkpoint: str | None = None,
         ConfigError: the prompt was trained on weights other than the shipped backbone and no
             ``checkpoint`` was given.
     """
-    from samcryo_core.training.prompt_file import RANDOM_INIT, read_prompt_file
+    from samcryo_core.model.prompt_file import RANDOM_INIT, read_prompt_file
     from samcryo_core.weights import CPU_SMALL_BACKBONE, backbone_metadata, resolve_checkpoint
 
     checkpoint = resolve_checkpoint(checkpoint)
@@ -172,10 +172,10 @@ def _log_scale(particle_px: float | None) -> float:
 
 def _segment(rows: list[dict], work: Path, base: PromptBase, settings: DirectSettings,
              say: Callable[[str], None]) -> list[dict]:
-    from samcryo_core.inference.device import resolve_device, set_threads
-    from samcryo_core.inference.loading import load_model, model_stamp
     from samcryo_core.inference.segment import SEGMENT_COLUMNS, segment_chunk
     from samcryo_core.manifest import write_manifest
+    from samcryo_core.model.build import load_model, model_stamp
+    from samcryo_core.model.device import resolve_device, set_threads
 
     set_threads(settings.threads)
     device = resolve_device(settings.device)

@@ -1,4 +1,4 @@
-"""Build the model for inference: base SAM + (optionally) a trained prompt file, checked to match.
+"""Build the prompted SAM: base SAM + (optionally) a trained prompt file, checked to match.
 
 A prompt file only holds the trained tensors; the frozen SAM comes from the base checkpoint. The
 prompt file records which base it was trained on (variant + sha256), and :func:`load_model`
@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from samcryo_core.training.prompt_file import RANDOM_INIT, base_sha256, check_base, read_prompt_file
+from samcryo_core.model.prompt_file import RANDOM_INIT, base_sha256, check_base, read_prompt_file
 
 
 def build_base_model(
