@@ -215,24 +215,38 @@ def segment_seconds(workdir: Path, prompt: str) -> list[float]:
 
 
 def score_run(workdir: Path, ds: dict, prompt: str) -> dict:
-    from samcryo_core.evaluation.score import evaluate_run
-    from samcryo_core.manifest import read_manifests
+    """P/R/F1/AP of a run's picks against the truth, for any code version.
+
+    Reads only what every version writes: the picks manifests, each micrograph's picks CSV (``x``,
+    ``y`` original frame, ``fom``) and the ``original_shape`` of its sidecar (older sidecars are
+    refused by today's ``FrameMapping``), then scores with samcryo's evaluation
+    (:func:`samcryo_core.evaluation.score.score_micrograph`: one-to-one matching within half each
+    true particle's own diameter; truth without diameters, the real set, gets the sample's).
+    """
+    from samcryo_core.evaluation.score import PER_MIC_COLUMNS, Scored, overall_scores, score_micrograph
+    from samcryo_core.io.coordinates import read_coordinates, with_diameters
+    from samcryo_core.manifest import OK, read_manifests
+    from samcryo_core.particles.picks_io import read_picks
     from samcryo_core.pickers.log_picker import FOM_SCALE_SD
 
     pdir = prompt_dir(workdir, prompt)
-    manifests = sorted((pdir / "picks" / "chunks").glob("*.tsv"))
     threshold = 1.0 - math.exp(-2.0 / FOM_SCALE_SD) if prompt == "log" else 0.5
-    here = os.getcwd()
-    os.chdir(workdir)  # the manifests name their files relative to the workflow's folder
-    try:
-        # truth without per-particle diameters (the real set) is matched within half this one
-        d = ds["diameter_A"]
-        fallback_px = (math.sqrt(d[0] * d[-1]) if isinstance(d, list) else float(d)) / ds["pixel_size_A"]
-        table, overall = evaluate_run(read_manifests(manifests), Path(ds["dir"]).resolve() / "test" / "truth",
-                                      truth_format="star", threshold=threshold, diameter_px=fallback_px)
-    finally:
-        os.chdir(here)
-    m = overall["micro"]
+    d = ds["diameter_A"]
+    default_px = (math.sqrt(d[0] * d[-1]) if isinstance(d, list) else float(d)) / ds["pixel_size_A"]
+    truth_dir = Path(ds["dir"]).resolve() / "test" / "truth"
+    items = []
+    for row in read_manifests(sorted((pdir / "picks" / "chunks").glob("*.tsv"))):
+        if row.get("status") != OK:
+            continue
+        side = json.loads((workdir / row["sidecar"]).read_text())
+        truth = read_coordinates(truth_dir / f"{row['micrograph']}.star", "star")
+        truth = with_diameters(truth, default_px=default_px)[["x", "y", "diameter_px"]]
+        picks = read_picks(workdir / row["picks"])
+        shape = tuple(side["original_shape"])
+        items.append(Scored(row["micrograph"], picks, truth.reset_index(drop=True), shape))
+    table = pd.DataFrame([score_micrograph(it, threshold=threshold, distance_fraction=0.5) for it in items],
+                         columns=list(PER_MIC_COLUMNS))
+    m = overall_scores(table, items, threshold=threshold, distance_fraction=0.5, skipped=[])["micro"]
     return {"precision": m["precision"], "recall": m["recall"], "f1": m["f1"], "ap": m["ap"],
             "best_f1": m["best_f1"], "n_truth": int(table["n_truth"].sum()),
             "n_picks": int(table["n_picks"].sum()), "n_micrographs": int(len(table))}
