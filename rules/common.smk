@@ -15,19 +15,19 @@ import os
 import sys
 import shlex
 
-import yaml
-
 from samcryo_core.errors import ConfigError, InputError
 from samcryo_core.workflow.inputs import list_inputs
-from samcryo_core.workflow.settings import check_config, diameter_cli_args, train_images, validate_schema
+from samcryo_core.workflow.schema import SCHEMA_PATH, load_schema
+from samcryo_core.workflow.settings import (
+    check_config, diameter_cli_args, require_config, train_images, validate_schema)
 
 
-# --- config: schema first (clear one-line messages naming the key), then snakemake's validate
-# (which also fills in the schema's defaults), then checks a schema cannot express.
-with open(os.path.join(workflow.basedir, "schemas", "config.schema.yaml"), encoding="utf-8") as _fh:
-    _SCHEMA = yaml.safe_load(_fh)
-validate_schema(config, _SCHEMA)
-validate(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
+# --- config: there is none by default (the Snakefile names no configfile, so nothing is merged
+# under the user's); schema first (clear one-line messages naming the key), then snakemake's
+# validate (which fills in the schema's defaults), then checks a schema cannot express.
+require_config(config)
+validate_schema(config, load_schema())
+validate(config, str(SCHEMA_PATH))
 
 LAYOUT = check_config(config)  # also resolves model.checkpoint: samcryo:<shipped file>
 PROMPT = LAYOUT.prompt

@@ -32,6 +32,19 @@ COMMANDS: dict[str, str] = {
 }
 
 
+def version() -> str:
+    """The installed samcryo-core version (the package's own when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("samcryo-core")
+    except PackageNotFoundError:
+        from samcryo_core import __version__
+
+        return __version__
+
+
 def _module_name(command: str) -> str:
     return "samcryo_core.cli." + command.replace("-", "_")
 
@@ -39,6 +52,7 @@ def _module_name(command: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samcryo", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"samcryo {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -16,22 +16,25 @@ SUMMARY_COLUMNS = ("micrograph", "status", "reason", "source", "n_picks", "n_exp
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from samcryo_core.cli.common_args import config_option
+
     parser.add_argument("--picks-manifests", nargs="+", required=True, metavar="CHUNK.tsv",
                         help="picks chunk manifests from 'samcryo extract' or 'samcryo pick-log'")
     parser.add_argument("--relion-dir", help="folder for RELION _autopick.star files and autopick.star")
-    parser.add_argument("--project-dir", default=".",
-                        help="RELION project folder; STAR paths are relative to it (default: current folder)")
-    parser.add_argument("--relion-version", choices=("3.1", "4", "5"), default="4",
-                        help="'# version' header: 30001 for 3.1/4, 50001 for 5 (default 4)")
+    config_option(parser, "--project-dir", key="inputs.project_dir",
+                  help="RELION project folder; STAR paths are relative to it (default: current folder)")
+    config_option(parser, "--relion-version", key="export.relion_version",
+                  help="'# version' header: 30001 for 3.1/4, 50001 for 5 (default %(default)s)")
     parser.add_argument("--keep-job-prefix", action="store_true",
                         help="keep '<JobType>/jobNNN/' in coordinate file paths (RELION drops it)")
     parser.add_argument("--cryosparc-star", metavar="F",
                         help="particles STAR for cryoSPARC Import Particle Stack")
-    parser.add_argument("--cryosparc-basename", action="store_true",
-                        help="write file names only in rlnMicrographName (match cryoSPARC exposures "
-                             "with 'remove leading UID')")
+    config_option(parser, "--cryosparc-basename", key="export.cryosparc_basename", action="store_true",
+                  help="write file names only in rlnMicrographName (match cryoSPARC exposures "
+                       "with 'remove leading UID')")
     parser.add_argument("--box-dir", help="folder for EMAN .box files")
-    parser.add_argument("--box-size", type=int, help="box size in original pixels for .box files")
+    config_option(parser, "--box-size", key="export.box_size_px", type=int,
+                  help="box size in original pixels for .box files")
     parser.add_argument("--min-fom", type=float, default=None, help="export only picks with fom >= X")
     parser.add_argument("--summary", metavar="F",
                         help="summary TSV (default: <relion-dir>/export_summary.tsv with --relion-dir)")
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from samcryo_core.manifest import OK, read_manifests, write_manifest
     from samcryo_core.particles.picks_io import read_picks
 
+    args.project_dir = args.project_dir or "."
     if not (args.relion_dir or args.cryosparc_star or args.box_dir):
         raise ConfigError("export", "no output asked for",
                           "give --relion-dir, --cryosparc-star and/or --box-dir")

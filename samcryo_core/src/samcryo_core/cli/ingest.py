@@ -24,18 +24,22 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from samcryo_core.cli.common_args import config_option
+
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="micrograph files of this chunk (or chunk manifests with --merge-rejections)")
     parser.add_argument("--out", help="chunk manifest (TSV) to write")
-    parser.add_argument("--micrographs-star", help="RELION micrographs STAR file (pixel sizes, paths)")
-    parser.add_argument("--cryosparc-csv", help="cryoSPARC exposure list (CSV export or .cs)")
-    parser.add_argument("--project-dir", default=None,
-                        help="RELION/cryoSPARC project directory that listed paths are relative to "
-                             "(default: current directory)")
-    parser.add_argument("--pixel-size", type=float, default=None, metavar="A",
-                        help="configured pixel size in Angstrom (used when header and lists have none)")
-    parser.add_argument("--min-size", type=int, default=None, metavar="N",
-                        help="smallest accepted height/width in pixels (default 256)")
+    config_option(parser, "--micrographs-star", key="inputs.micrographs_star",
+                  help="RELION micrographs STAR file (pixel sizes, paths)")
+    config_option(parser, "--cryosparc-csv", key="inputs.cryosparc_csv",
+                  help="cryoSPARC exposure list (CSV export or .cs)")
+    config_option(parser, "--project-dir", key="inputs.project_dir",
+                  help="RELION/cryoSPARC project directory that listed paths are relative to "
+                       "(default: current directory)")
+    config_option(parser, "--pixel-size", key="inputs.pixel_size_A", type=float, metavar="A",
+                  help="configured pixel size in Angstrom (used when header and lists have none)")
+    config_option(parser, "--min-size", key="inputs.min_size", type=int, metavar="N",
+                  help="smallest accepted height/width in pixels (default %(default)s)")
     parser.add_argument("--rejections", metavar="REJ.tsv",
                         help="also write this chunk's rejected rows to REJ.tsv")
     parser.add_argument("--merge-rejections", metavar="OUT.tsv",
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         return _merge(args)
     if not args.out:
         return _usage_error("--out CHUNK.tsv is required (or use --merge-rejections)")
-    if args.min_size is not None and args.min_size < 1:
+    if args.min_size < 1:
         return _usage_error("--min-size must be at least 1")
     if args.pixel_size is not None and not args.pixel_size > 0:
         return _usage_error("--pixel-size must be positive")
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from samcryo_core.ingest.naming import check_unique, micrograph_name
     from samcryo_core.ingest.rejections import INGEST_COLUMNS
     from samcryo_core.ingest.sources import Source, list_sources
-    from samcryo_core.ingest.validate import DEFAULT_MIN_SIZE, validate_micrograph
+    from samcryo_core.ingest.validate import validate_micrograph
     from samcryo_core.manifest import REJECTED, write_manifest
 
     listed: list[Source] = []
@@ -96,8 +100,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         return _usage_error("give micrograph PATHs, --micrographs-star or --cryosparc-csv")
 
-    min_size = DEFAULT_MIN_SIZE if args.min_size is None else args.min_size
-    results = [validate_micrograph(s, config_pixel_size_A=args.pixel_size, min_size=min_size)
+    results = [validate_micrograph(s, config_pixel_size_A=args.pixel_size, min_size=args.min_size)
                for s in sources]
     rows = [r.to_row() for r in results]
     write_manifest(args.out, rows, INGEST_COLUMNS)
