@@ -24,6 +24,12 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 
 
+onstart:
+    # what this run's chunks hold, so the next run keeps them (samcryo_core.workflow.chunks);
+    # not on a dry run, which only shows what a run would do
+    write_membership(LISTING.membership, MEMBERSHIP_FILE)
+
+
 wildcard_constraints:
     chunk=r"chunk\d+",
 

@@ -16,6 +16,7 @@ import sys
 import shlex
 
 from samcryo_core.errors import ConfigError, InputError
+from samcryo_core.workflow.chunks import MEMBERSHIP_FILE, read_membership, write_membership
 from samcryo_core.workflow.inputs import list_inputs
 from samcryo_core.workflow.schema import SCHEMA_PATH, load_schema
 from samcryo_core.workflow.settings import (
@@ -39,9 +40,12 @@ HAS_TRUTH = LAYOUT.has_truth
 LOG_PROMPT_DIR = f"logs/{PROMPT_DIR.removeprefix('results/')}"
 GPUS = LAYOUT.gpus
 
-# --- inputs: listed at parse time (no micrograph is opened here), sorted, split into chunks.
+# --- inputs: listed at parse time (no micrograph is opened here), sorted, split into chunks that
+# keep their micrographs from run to run (the membership is recorded when a run starts: onstart in
+# the Snakefile; job processes that read this file again see only what the main process planned).
 try:
-    LISTING = list_inputs(config["inputs"], config["chunk_size"])
+    LISTING = list_inputs(config["inputs"], config["chunk_size"], read_membership(MEMBERSHIP_FILE),
+                          known_only=not workflow.is_main_process)
 except InputError as _exc:
     raise ConfigError("inputs", str(_exc), "fix the inputs section of your config") from None
 CHUNK_IDS = LISTING.chunk_ids

@@ -2,11 +2,13 @@
 
 Two modes:
 
-* validate: ``samcryo ingest --out CHUNK.tsv [--micrographs-star S] [--cryosparc-csv C]
-  [--project-dir D] [--pixel-size A] [--min-size N] [--rejections REJ.tsv] [PATH ...]``
-  checks each PATH (or, with no PATH, every micrograph listed in the STAR / cryoSPARC list) and
-  writes one manifest row per micrograph: ``micrograph, status, reason, source, pixel_size_A,
-  pixel_size_source, height, width``. For a PATH also listed in the STAR file (same micrograph
+* validate: ``samcryo ingest --out CHUNK.tsv [--out-dir DIR] [--micrographs-star S]
+  [--cryosparc-csv C] [--project-dir D] [--pixel-size A] [--min-size N] [--rejections REJ.tsv]
+  [PATH ...]`` checks each PATH (or, with no PATH, every micrograph listed in the STAR /
+  cryoSPARC list) and writes one manifest row per micrograph: ``micrograph, status, reason,
+  source, pixel_size_A, pixel_size_source, height, width, stamp``. With ``--out-dir`` each
+  outcome is kept there with a stamp and a micrograph is read again only when its file changed
+  (:mod:`samcryo_core.ingest.chunk`). For a PATH also listed in the STAR file (same micrograph
   name) the optics-group pixel size is used when the header has none. A bad micrograph becomes a
   ``rejected`` row; the exit code is 0 unless the command itself is misused.
 * merge: ``samcryo ingest --merge-rejections OUT.tsv [--summary S.json] CHUNK.tsv ...`` gathers the
@@ -29,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="micrograph files of this chunk (or chunk manifests with --merge-rejections)")
     parser.add_argument("--out", help="chunk manifest (TSV) to write")
+    parser.add_argument("--out-dir", metavar="DIR",
+                        help="keep each micrograph's outcome here, so unchanged files are not read "
+                        "again (default: validate every file)")
     config_option(parser, "--micrographs-star", key="inputs.micrographs_star",
                   help="RELION micrographs STAR file (pixel sizes, paths)")
     config_option(parser, "--cryosparc-csv", key="inputs.cryosparc_csv",
@@ -76,10 +81,9 @@ def run(args: argparse.Namespace) -> int:
     if args.pixel_size is not None and not args.pixel_size > 0:
         return _usage_error("--pixel-size must be positive")
 
+    from samcryo_core.ingest.chunk import INGEST_CHUNK_COLUMNS, ingest_chunk
     from samcryo_core.ingest.naming import check_unique, micrograph_name
-    from samcryo_core.ingest.rejections import INGEST_COLUMNS
     from samcryo_core.ingest.sources import Source, list_sources
-    from samcryo_core.ingest.validate import validate_micrograph
     from samcryo_core.manifest import REJECTED, write_manifest
 
     listed: list[Source] = []
@@ -100,12 +104,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         return _usage_error("give micrograph PATHs, --micrographs-star or --cryosparc-csv")
 
-    results = [validate_micrograph(s, config_pixel_size_A=args.pixel_size, min_size=args.min_size)
-               for s in sources]
-    rows = [r.to_row() for r in results]
-    write_manifest(args.out, rows, INGEST_COLUMNS)
+    rows = ingest_chunk(sources, config_pixel_size_A=args.pixel_size, min_size=args.min_size,
+                        out_dir=args.out_dir)
+    write_manifest(args.out, rows, INGEST_CHUNK_COLUMNS)
     if args.rejections:
-        write_manifest(args.rejections, [r for r in rows if r["status"] == REJECTED], INGEST_COLUMNS)
+        write_manifest(args.rejections, [r for r in rows if r["status"] == REJECTED], INGEST_CHUNK_COLUMNS)
     n_rej = sum(1 for r in rows if r["status"] == REJECTED)
     log.info("ingest: %d accepted, %d rejected of %d -> %s", len(rows) - n_rej, n_rej, len(rows), args.out)
     return 0
