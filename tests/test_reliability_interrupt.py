@@ -21,6 +21,7 @@ hook (``sitecustomize`` on PYTHONPATH, test-only) pauses export between or insid
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -171,7 +172,8 @@ def test_kill_during_export_then_rerun_equals_uninterrupted(reference, tmp_path,
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(HOOK)
-    pause = {"PYTHONPATH": str(hook), "SAMCRYO_TEST_PAUSE_REPLACE": "_autopick.star",
+    python_path = os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))
+    pause = {"PYTHONPATH": python_path, "SAMCRYO_TEST_PAUSE_REPLACE": "_autopick.star",
              "SAMCRYO_TEST_PAUSE_S": "3", "SAMCRYO_TEST_PAUSE_WHERE": where}
     relion = root / d / "relion"
 

@@ -13,7 +13,12 @@ import importlib
 import logging
 import sys
 
-from samcryo_core.errors import SamcryoError
+from samcryo_core.errors import (
+    EXIT_ENVIRONMENT,
+    SamcryoError,
+    environment_failure_message,
+    is_environment_failure,
+)
 
 # name -> one-line help. The module samcryo_core.cli.<name with - as _> implements it.
 COMMANDS: dict[str, str] = {
@@ -91,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     except SamcryoError as exc:
         print(f"samcryo {command}: error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if not is_environment_failure(exc):
+            raise  # a bug: the traceback is what a developer needs
+        print(f"samcryo {command}: error: {environment_failure_message(exc)}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
 
 
 if __name__ == "__main__":  # pragma: no cover

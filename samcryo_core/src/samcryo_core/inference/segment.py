@@ -99,6 +99,8 @@ def read_normalized(row: dict) -> tuple[np.ndarray, FrameMapping]:
     try:
         mapping = FrameMapping.read(side_path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
+        if is_environment_failure(exc):
+            raise
         raise InputError(side_path, f"cannot read frame sidecar ({exc})",
                          "rerun 'samcryo normalize'") from exc
     try:
