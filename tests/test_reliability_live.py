@@ -114,3 +114,41 @@ def test_arriving_micrographs_do_not_reshuffle_the_chunks(tmp_path):
     assert job_counts(dry.stdout) == {"ingest": 1}  # only the new chunk
     assert "aaa_000.mrc" in dry.stdout and "chunk0003" in dry.stdout
     assert membership.read_text() == recorded  # a dry run records nothing
+
+
+def test_export_folders_follow_removed_and_newly_rejected_micrographs(tmp_path):
+    """Bug 3: after one micrograph leaves the inputs and another is found bad, the RELION, .box
+    and picks folders hold exactly the accepted micrographs' files (an import of the folder gets
+    no stale picks). Bug 6: the .box file of ``mic_ñ.mrc`` is ``mic_ñ.box``."""
+    sim = simulate(tmp_path / "sim", 4, seed=83, prefix="mic")
+    root = tmp_path / "run"
+    data = root / "data" / "micrographs"
+    data.mkdir(parents=True)
+    names = ["mic_0000", "mic_0001", "mic_0002", "mic_ñ"]
+    for p, name in zip(sim, names, strict=True):
+        shutil.copy2(p, data / f"{name}.mrc")
+    write_config(root, chunk_size=2, prompt="log")
+    d = root / "results/classical/log"
+    run_targets = [t.replace("results/tiny/none", "results/classical/log") for t in targets()]
+
+    def exported() -> tuple[list[str], list[str], list[str]]:
+        relion = sorted(p.name for p in (d / "relion").rglob("*_autopick.star") if not p.name.startswith("."))
+        boxes = sorted(p.name for p in (d / "box").glob("*.box"))
+        picks = sorted(p.name for p in (d / "picks").glob("*.csv"))
+        return relion, boxes, picks
+
+    proc = snakemake(root, "--cores", "2", *run_targets)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert exported() == ([f"{n}_autopick.star" for n in names], [f"{n}.box" for n in names],
+                          ["mic_0000.csv", "mic_0001.csv", "mic_0002.csv", "mic__.csv"])
+
+    (data / "mic_0001.mrc").unlink()  # left the inputs
+    bad = data / "mic_0002.mrc"
+    bad.write_bytes(bad.read_bytes()[:4000])  # now truncated: rejected
+    _newer(bad)
+    proc = snakemake(root, "--cores", "2", *run_targets)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert exported() == (["mic_0000_autopick.star", "mic_ñ_autopick.star"], ["mic_0000.box", "mic_ñ.box"],
+                          ["mic_0000.csv", "mic__.csv"])
+    index = (d / "relion/autopick.star").read_text()
+    assert "mic_0001" not in index and "mic_0002" not in index

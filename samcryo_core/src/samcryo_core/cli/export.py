@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     config_option(parser, "--box-size", key="export.box_size_px", type=int,
                   help="box size in original pixels for .box files")
     parser.add_argument("--min-fom", type=float, default=None, help="export only picks with fom >= X")
+    parser.add_argument("--remove-stale-picks", action="store_true",
+                        help="the manifests list the whole dataset: remove picks CSVs (with their "
+                        "stamps) of micrographs they do not list (the workflow passes it)")
     parser.add_argument("--summary", metavar="F",
                         help="summary TSV (default: <relion-dir>/export_summary.tsv with --relion-dir)")
 
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from samcryo_core.export.eman_box import write_boxes
     from samcryo_core.export.picks_set import MicrographPicks
     from samcryo_core.export.relion import write_relion
+    from samcryo_core.export.stale import remove_stale_picks
     from samcryo_core.manifest import OK, read_manifests, write_manifest
     from samcryo_core.particles.picks_io import read_picks
 
@@ -58,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     if args.box_dir and not args.box_size:
         raise ConfigError("--box-size", "needed with --box-dir", "give the box size in original pixels")
 
-    rows = read_manifests(args.picks_manifests)
+    # sorted by micrograph: the files do not depend on how the micrographs were chunked
+    rows = sorted(read_manifests(args.picks_manifests), key=lambda r: r.get("micrograph", ""))
     names = [r.get("micrograph", "") for r in rows]
     dups = sorted({n for n in names if names.count(n) > 1})
     if dups:
@@ -104,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
     if args.box_dir:
         boxes = write_boxes(items, args.box_dir, args.box_size, min_fom=args.min_fom)
         log.info("EMAN: %d .box files in %s", len(boxes), args.box_dir)
+
+    if args.remove_stale_picks:  # micrographs that left the inputs (rejected ones: in extract)
+        remove_stale_picks({Path(r["picks"]).parent for r in rows if r.get("picks")}, names)
 
     summary_path = args.summary
     if summary_path is None and args.relion_dir:

@@ -19,7 +19,9 @@ What RELION 4/5 reads (checked against RELION's autopicker and preprocessing sou
 * ``# version 30001`` for RELION 3.1/4 or ``# version 50001`` for RELION 5.
 
 Micrographs without picks still get their (empty) ``_autopick.star`` and index row: RELION expects
-one coordinate file per listed micrograph, and an empty file says "looked, found none".
+one coordinate file per listed micrograph, and an empty file says "looked, found none". Coordinate
+files of micrographs no longer exported (removed from the inputs, rejected now) are removed
+(:mod:`samcryo_core.export.stale`), so the folder holds exactly this export's files.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import pandas as pd
 
 from samcryo_core.export.paths import posix_relpath, project_relative, safe_relative, strip_job_prefix
 from samcryo_core.export.picks_set import MicrographPicks
+from samcryo_core.export.stale import remove_stale
 from samcryo_core.export.star_text import loop_block_text, star_version
 from samcryo_core.io.atomic import atomic_write_text
 
@@ -109,4 +112,5 @@ def write_relion(
         result.n_picks += len(picks)
         entries.append((str(mic_rel), posix_relpath(path, project_dir)))
     atomic_write_text(result.index, index_text(entries, relion_version))
+    remove_stale(relion_dir, result.coordinate_files, f"*{AUTOPICK_SUFFIX}")
     return result
