@@ -317,3 +317,16 @@ def test_a_minimal_user_config_in_the_repository_takes_nothing_from_the_demo(tmp
     assert "--lr" not in text and "--prompt-config" not in text  # lr / head size: the backbone's
     assert "--box-dir" not in text and "--relion-version 5" in text
     assert f"--steps {SCHEMA['properties']['train']['properties']['steps']['default']}" in text
+
+
+@pytest.mark.parametrize(("fmt", "flip"), [("csv", True), ("box", False), ("star", False)])
+def test_the_report_reads_truth_as_the_evaluation_does(fmt, flip):
+    """Issue 17, bug 5: the QC report ignored evaluate.truth_format and evaluate.flip_y (CSV truth
+    was not drawn, flipped STAR truth was drawn mirrored) while its caption promised the crosses."""
+    from samcryo_core.workflow.report_args import report_evaluation_args
+
+    cfg = _config(evaluate__truth_format=fmt, evaluate__flip_y=flip)
+    args = report_evaluation_args(cfg, "results/cpu_small/head", has_truth=True).split()
+    assert args[args.index("--truth-format") + 1] == fmt
+    assert ("--truth-flip-y" in args) is flip
+    assert args[args.index("--truth-dir") + 1] == cfg["evaluate"]["truth_dir"]
