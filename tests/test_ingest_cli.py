@@ -134,3 +134,16 @@ def test_unchanged_files_are_not_read_again_and_a_completed_copy_is_accepted(tmp
     assert second["late"]["status"] == "ok" and second["late"]["stamp"] != first["late"]["stamp"]
     assert second["good"] == first["good"]
     assert (tmp_path / "ing" / "good.stamp.json").stat().st_mtime_ns == good_record  # not read again
+
+
+def test_merge_stops_when_every_input_was_rejected(tmp_path, capsys):
+    from samcryo_core.manifest import write_manifest
+
+    rows = [{"micrograph": f"m{i}", "status": "rejected", "source": f"Movies/m{i}.mrc",
+             "reason": f"Movies/m{i}.mrc: file does not exist. Fix: check the path"} for i in range(3)]
+    write_manifest(tmp_path / "c.tsv", rows)
+    rc = main(["ingest", "--merge-rejections", str(tmp_path / "r.tsv"), str(tmp_path / "c.tsv")])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "every one of the 3 input micrographs was rejected (3 x 'file does not exist')" in err
+    assert "inputs.project_dir" in err

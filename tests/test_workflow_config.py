@@ -330,3 +330,32 @@ def test_the_report_reads_truth_as_the_evaluation_does(fmt, flip):
     assert args[args.index("--truth-format") + 1] == fmt
     assert ("--truth-flip-y" in args) is flip
     assert args[args.index("--truth-dir") + 1] == cfg["evaluate"]["truth_dir"]
+
+
+def test_check_config_names_file_and_line_of_a_yaml_error(tmp_path, monkeypatch, capsys):
+    """Snakemake reports a YAML syntax error in --configfile as "Config file is not valid JSON or
+    YAML", without file or line (it reads the file before any workflow code runs);
+    `samcryo check-config` names both, and otherwise runs the workflow's start-up checks."""
+    from samcryo_core.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "my.yaml"
+    bad.write_text('inputs:\n  glob: "data/*.mrc"\n particle:\n  diameter_A: 150\n')
+    assert main(["check-config", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:3:2: YAML syntax error" in err and "Fix: " in err
+    bad.write_text('inputs:\n\tglob: "data/*.mrc"\n')
+    assert main(["check-config", str(bad)]) == 1
+    assert f"{bad}:2:1:" in capsys.readouterr().err
+
+    (tmp_path / "data").mkdir()
+    for i in range(3):
+        (tmp_path / "data" / f"m{i}.mrc").touch()
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump({"inputs": {"glob": "data/*.mrc"}, "particle": {"diameter_A": 150},
+                                    "model": {"variant": "cpu_small"}, "prompt": "none", "chunk_size": 2}))
+    assert main(["check-config", str(good)]) == 0
+    assert "OK: 3 micrographs in 2 chunks, cpu_small/none" in capsys.readouterr().out
+    good.write_text(good.read_text().replace("prompt: none", "prompt: heads"))
+    assert main(["check-config", str(good)]) == 1
+    assert "config key 'prompt'" in capsys.readouterr().err

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "precision, recall, F1, AP and pixel Dice of picks against ground truth",
     "report": "QC overlays, distributions and a one-page summary",
     "install-profile": "install the SLURM/local Snakemake profiles so 'snakemake --profile slurm' works",
+    "check-config": "check a workflow config as snakemake would, naming file and line of YAML errors",
 }
 
 

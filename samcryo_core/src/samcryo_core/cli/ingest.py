@@ -12,7 +12,8 @@ Two modes:
   name) the optics-group pixel size is used when the header has none. A bad micrograph becomes a
   ``rejected`` row; the exit code is 0 unless the command itself is misused.
 * merge: ``samcryo ingest --merge-rejections OUT.tsv [--summary S.json] CHUNK.tsv ...`` gathers the
-  rejected rows of all chunk manifests into OUT.tsv and prints ``accepted/rejected/inputs``.
+  rejected rows of all chunk manifests into OUT.tsv and prints ``accepted/rejected/inputs``; when
+  every input was rejected it stops with exit code 1 and the most common reasons.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def _usage_error(msg: str) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from samcryo_core.ingest.rejections import merge_rejections
+    from samcryo_core.ingest.rejections import check_some_accepted, merge_rejections
     from samcryo_core.io.atomic import atomic_write_text
 
     if not args.paths:
@@ -68,6 +69,7 @@ def _merge(args: argparse.Namespace) -> int:
     if args.summary:
         atomic_write_text(args.summary, json.dumps(counts.to_dict(), indent=2) + "\n")
     print(f"ingest: {counts.accepted} accepted, {counts.rejected} rejected of {counts.inputs} micrographs")
+    check_some_accepted(counts, args.merge_rejections)
     return 0
 
 

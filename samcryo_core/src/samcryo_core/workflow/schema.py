@@ -84,3 +84,14 @@ def leaf_keys(node: dict | None = None, prefix: str = "") -> list[str]:
         else:
             out.append(key)
     return out
+
+
+def fill_defaults(config: dict, node: dict | None = None) -> dict:
+    """Fill in the schema's defaults (recursively, in place), as Snakemake's ``validate`` does."""
+    node = _schema() if node is None else node
+    for name, sub in (node.get("properties") or {}).items():
+        if name not in config and "default" in sub:
+            config[name] = copy.deepcopy(sub["default"])
+        if isinstance(config.get(name), dict) and sub.get("properties"):
+            fill_defaults(config[name], sub)
+    return config
