@@ -1,8 +1,12 @@
 # samcryo: pick cryo-EM particles with a prompt-adapted Segment Anything Model.
 #
-#   snakemake --cores 2                              # the CPU demo config (config.yaml)
-#   snakemake --cores 8 --configfile my_config.yaml  # your data
-#   snakemake --profile slurm                        # a SLURM cluster (see docs/slurm.md)
+#   snakemake --cores 8 --configfile my_config.yaml                  # your data (config/config.yaml)
+#   snakemake --profile slurm --configfile my_config.yaml            # a SLURM cluster (docs/slurm.md)
+#   scripts/run_demo.sh  (snakemake --cores 2 --configfile config/demo.yaml)   # the CPU demo
+#
+# There is no default config file: a config holds only what it sets, every other key takes the
+# schema's default (samcryo_core/.../workflow/config.schema.yaml), and nothing of the demo's
+# config is ever merged into yours.
 #
 # Stages (one job per chunk of micrographs each): ingest -> normalize -> segment (GPU) -> extract
 # -> export (aggregate) -> evaluate (when truth is given) -> report; train (one job) when the
@@ -14,13 +18,16 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config.yaml"
-
-
 report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+
+
+onstart:
+    # what this run's chunks hold, so the next run keeps them (samcryo_core.workflow.chunks);
+    # not on a dry run, which only shows what a run would do
+    write_membership(LISTING.membership, MEMBERSHIP_FILE)
 
 
 wildcard_constraints:

@@ -47,7 +47,8 @@ def make_inputs(root: Path, n: int) -> None:
 def dry_run(root: Path, chunk_size: int) -> tuple[float, int, int]:
     """(seconds, peak RSS in MB, number of jobs) of one ``snakemake -n`` in ``root``."""
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(root), "-n", "--quiet",
-           "rules", "--configfile", str(REPO / "config.yaml"), "--config", f"chunk_size={chunk_size}"]
+           "rules", "--configfile", str(REPO / "config" / "demo.yaml"),
+           "--config", f"chunk_size={chunk_size}"]
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
@@ -118,7 +119,7 @@ def main() -> int:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     doc = {
-        "what": "snakemake -n on empty .mrc files (config.yaml, prompt head, cpu_small); "
+        "what": "snakemake -n on empty .mrc files (config/demo.yaml, prompt head, cpu_small); "
                 "wall time includes Python start-up and workflow parsing",
         "snakemake_startup_s": startup,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),

@@ -24,7 +24,8 @@ AP over every candidate, and the best F1 of any threshold. Segment seconds per m
 the segment logs (median over micrographs of a frame size).
 
 ``--repo`` runs another checkout's code (the "before" row: ``git worktree add ../before <commit>``),
-with that checkout's own ``config.yaml`` as the default config.
+with that checkout's own demo config (``config/demo.yaml``; ``config.yaml`` in older checkouts) as
+the base config.
 
     python benchmarks/bench_scale.py --sets scale crowding real10028 --label after
     python benchmarks/bench_scale.py --repo ../before --label before
@@ -256,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repo", type=Path, default=REPO, help="checkout whose code runs (default: this one)")
     ap.add_argument("--base-config", type=Path, default=None,
-                    help="default config of that checkout (default: <repo>/config.yaml)")
+                    help="base config of that checkout (default: <repo>/config/demo.yaml, or "
+                    "<repo>/config.yaml in older checkouts)")
     ap.add_argument("--label", required=True, help="row label, e.g. before / after")
     ap.add_argument("--sets", nargs="+", default=["scale", "crowding", "real10028"],
                     choices=("scale", "crowding", "real10028"))
@@ -271,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "scale.json")
     args = ap.parse_args(argv)
     repo = args.repo.resolve()
-    base = (args.base_config or repo / "config.yaml").resolve()
+    demo = repo / "config" / "demo.yaml"
+    base = (args.base_config or (demo if demo.is_file() else repo / "config.yaml")).resolve()
 
     datasets: list[dict] = []
     for s in args.sets:

@@ -15,19 +15,20 @@ import os
 import sys
 import shlex
 
-import yaml
-
 from samcryo_core.errors import ConfigError, InputError
+from samcryo_core.workflow.chunks import MEMBERSHIP_FILE, read_membership, write_membership
 from samcryo_core.workflow.inputs import list_inputs
-from samcryo_core.workflow.settings import check_config, diameter_cli_args, train_images, validate_schema
+from samcryo_core.workflow.schema import SCHEMA_PATH, load_schema
+from samcryo_core.workflow.settings import (
+    check_config, diameter_cli_args, require_config, train_images, validate_schema)
 
 
-# --- config: schema first (clear one-line messages naming the key), then snakemake's validate
-# (which also fills in the schema's defaults), then checks a schema cannot express.
-with open(os.path.join(workflow.basedir, "schemas", "config.schema.yaml"), encoding="utf-8") as _fh:
-    _SCHEMA = yaml.safe_load(_fh)
-validate_schema(config, _SCHEMA)
-validate(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
+# --- config: there is none by default (the Snakefile names no configfile, so nothing is merged
+# under the user's); schema first (clear one-line messages naming the key), then snakemake's
+# validate (which fills in the schema's defaults), then checks a schema cannot express.
+require_config(config)
+validate_schema(config, load_schema())
+validate(config, str(SCHEMA_PATH))
 
 LAYOUT = check_config(config)  # also resolves model.checkpoint: samcryo:<shipped file>
 PROMPT = LAYOUT.prompt
@@ -39,9 +40,12 @@ HAS_TRUTH = LAYOUT.has_truth
 LOG_PROMPT_DIR = f"logs/{PROMPT_DIR.removeprefix('results/')}"
 GPUS = LAYOUT.gpus
 
-# --- inputs: listed at parse time (no micrograph is opened here), sorted, split into chunks.
+# --- inputs: listed at parse time (no micrograph is opened here), sorted, split into chunks that
+# keep their micrographs from run to run (the membership is recorded when a run starts: onstart in
+# the Snakefile; job processes that read this file again see only what the main process planned).
 try:
-    LISTING = list_inputs(config["inputs"], config["chunk_size"])
+    LISTING = list_inputs(config["inputs"], config["chunk_size"], read_membership(MEMBERSHIP_FILE),
+                          known_only=not workflow.is_main_process)
 except InputError as _exc:
     raise ConfigError("inputs", str(_exc), "fix the inputs section of your config") from None
 CHUNK_IDS = LISTING.chunk_ids

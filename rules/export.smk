@@ -34,10 +34,11 @@ rule export:
     conda:
         "../envs/samcryo.yaml"
     shell:
+        # every chunk's manifest is given, so picks CSVs of micrographs that left the inputs go;
+        # export also removes coordinate files it no longer writes (samcryo_core.export.stale)
         "samcryo export --picks-manifests {input.manifests} --relion-dir {params.relion_dir}"
         " --cryosparc-star {output.cryosparc} --cryosparc-cs {output.cryosparc_cs} {params.box}"
-        " --summary {output.summary}"
-        " {params.extra} > {log} 2>&1"
+        " --summary {output.summary} --remove-stale-picks {params.extra} > {log} 2>&1"
 
 
 rule evaluate:

@@ -1,6 +1,8 @@
 # Ingest: validate one chunk of input micrographs (one job per chunk); bad files become
 # "rejected" rows with a reason instead of failing the job. ingest_rejections gathers every
-# chunk's rejections into results/ingest/rejected.tsv.
+# chunk's rejections into results/ingest/rejected.tsv, and stops the run when every input was
+# rejected. A micrograph is validated again only when its file changed (size or modification
+# time: samcryo_core.stamps), which the `stamps` param makes Snakemake notice.
 
 
 rule ingest:
@@ -10,6 +12,10 @@ rule ingest:
     params:
         # the chunk's input paths: a change of chunk membership changes params -> rerun
         paths=lambda wc: " ".join(q(p) for p in LISTING.paths(wc.chunk)),
+        # size:mtime of each input file: a replaced or completed file changes params -> rerun
+        # (ingest redoes only that micrograph; later stages follow through their stamps)
+        stamps=lambda wc: LISTING.file_stamps(wc.chunk),
+        out_dir="results/ingest/micrographs",
         extra=" ".join(filter(None, [
             opt("--micrographs-star", config["inputs"].get("micrographs_star")),
             opt("--cryosparc-csv", config["inputs"].get("cryosparc_csv")),
@@ -26,7 +32,8 @@ rule ingest:
     conda:
         "../envs/samcryo.yaml"
     shell:
-        "samcryo ingest --out {output.manifest} {params.extra} {params.paths} > {log} 2>&1"
+        "samcryo ingest --out {output.manifest} --out-dir {params.out_dir} {params.extra}"
+        " {params.paths} > {log} 2>&1"
 
 
 rule ingest_rejections:

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The CPU demo (`make demo` runs it after set-up): simulate a small labelled set and a few unseen
-# micrographs if they are not there yet, run the whole workflow on 2 cores with config.yaml,
+# micrographs if they are not there yet, run the whole workflow on 2 cores with config/demo.yaml,
 # then say where the results are and how well the picks match the simulator's truth.
 #
 # Environment: SAMCRYO_VENV (default .venv), CORES (default 2), DEMO_TRAIN (labelled micrographs,
 # default 8), DEMO_PICK (unseen micrographs, default 10), DEMO_SNR (per 4 A pixel, default 0.2 =
 # about 0.04 per 1 A detector pixel; even an oracle matched filter reaches only F1 0.87 there on
 # this three-size sample, 0.70 at 0.1; docs/demo.md explains the choice), DEMO_DIAMETERS (particle types in Angstrom, default "130 160 190": a sample with
-# several particle sizes; config.yaml's particle.diameter_A is their range), DEMO_CONFIG (default
-# config.yaml; the tests use config/test_tiny.yaml),
+# several particle sizes; config/demo.yaml's particle.diameter_A is their range), DEMO_CONFIG (default
+# config/demo.yaml; the tests use config/test_tiny.yaml),
 # DEMO_COMPARE (the other prompt types run after the configured one on the same data, default
 # "prefix encoder finetune none log"; empty = only the configured prompt). Extra arguments go to
 # snakemake.
@@ -22,7 +22,7 @@ DEMO_PICK="${DEMO_PICK:-10}"
 DEMO_SNR="${DEMO_SNR:-0.2}"
 DEMO_DIAMETERS="${DEMO_DIAMETERS:-130 160 190}"
 DEMO_COMPARE="${DEMO_COMPARE-prefix encoder finetune none log}"
-export DEMO_CONFIG="${DEMO_CONFIG:-config.yaml}"
+export DEMO_CONFIG="${DEMO_CONFIG:-config/demo.yaml}"
 say() { printf '\n== samcryo demo: %s\n' "$*"; }
 # the config's variant and prompt: the training log of each run is logs/<variant>/<prompt>/train.log
 config_keys=$(python -c "import sys, yaml; c = yaml.safe_load(open(sys.argv[1]))
@@ -122,7 +122,7 @@ if rows:
     print("\nAgainst the simulator's truth on the unseen micrographs (evaluation/overall.json):")
     print(f"  {'prompt':<10} {'precision':>9} {'recall':>7} {'F1':>6}   TP / FP / FN     time")
     for prompt, m, seconds in rows:
-        star = "  <- config.yaml's prompt" if prompt == cfg["prompt"] else ""
+        star = "  <- the config's prompt" if prompt == cfg["prompt"] else ""
         print(f"  {prompt:<10} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f}"
               f"   {m['tp']} / {m['fp']} / {m['fn']}   {seconds:>4} s{star}")
 PY

@@ -246,7 +246,9 @@ def broken_outputs(root: Path) -> list[str]:
             continue
         try:
             if p.suffix == ".mrc":
-                mrcfile.validate(str(p), print_file=open(os.devnull, "w"))  # noqa: SIM115
+                with open(os.devnull, "w") as devnull:
+                    if not mrcfile.validate(str(p), print_file=devnull):
+                        problems.append(f"{p}: mrcfile.validate says it is not a valid MRC2014 file")
                 with mrcfile.open(p, permissive=False) as mrc:
                     if mrc.data is None or not np.all(np.isfinite(mrc.data)):
                         problems.append(f"{p}: no data or non-finite values")

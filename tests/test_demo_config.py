@@ -1,4 +1,4 @@
-"""The shipped demo config points at the shipped backbone with its recorded checksum."""
+"""The demo config (config/demo.yaml) points at the shipped backbone with its recorded checksum."""
 
 from __future__ import annotations
 
@@ -13,19 +13,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_demo_config_uses_the_shipped_backbone_and_its_sha256():
     from samcryo_core.weights import resolve_checkpoint
 
-    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     ckpt = Path(resolve_checkpoint(cfg["model"]["checkpoint"]))
     assert ckpt.is_absolute()
-    assert ckpt.is_file(), f"config.yaml model.checkpoint {ckpt} does not exist"
+    assert ckpt.is_file(), f"config/demo.yaml model.checkpoint {ckpt} does not exist"
     meta = json.loads(ckpt.with_suffix(".json").read_text())
-    assert cfg["model"]["sha256"] == meta["sha256"], "config.yaml model.sha256 is not the shipped backbone's"
+    assert cfg["model"]["sha256"] == meta["sha256"], "config/demo.yaml's sha256 is not the shipped backbone's"
 
 
 def test_prompt_config_sections_build_their_prompts():
-    """Every prompt_config section in config.yaml is accepted by its prompt type."""
+    """Every prompt_config section in config/demo.yaml is accepted by its prompt type."""
     from samcryo_core.model import PromptedSam
 
-    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     for prompt, options in (cfg["model"].get("prompt_config") or {}).items():
         model = PromptedSam.build("tiny", prompt, prompt_config=options or None)
         for key, value in (options or {}).items():

@@ -21,7 +21,7 @@ def test_mixed_chunk_every_input_gets_a_row(tmp_path):
                "--min-size", "32", *paths.values()])
     assert rc == 0
     rows = read_manifest(out)
-    assert list(rows[0]) == INGEST_COLUMNS
+    assert list(rows[0]) == [*INGEST_COLUMNS, "stamp"]  # the chunk manifest: + each outcome's stamp
     by = {r["micrograph"]: r for r in rows}
     assert set(by) == set(paths)
     ok = {n for n, r in by.items() if r["status"] == "ok"}
@@ -106,3 +106,44 @@ def test_merge_refuses_non_ingest_manifest(tmp_path, status, capsys):
     (tmp_path / "c.tsv").write_text(f"micrograph\tstatus\treason\nm\t{status}\t\n")
     assert main(["ingest", "--merge-rejections", str(tmp_path / "r.tsv"), str(tmp_path / "c.tsv")]) == 1
     assert "unknown status" in capsys.readouterr().err
+
+
+def test_unchanged_files_are_not_read_again_and_a_completed_copy_is_accepted(tmp_path):
+    """With --out-dir each outcome is kept with a stamp (size, mtime, settings): a rerun reads only
+    files that changed, so a micrograph whose copy was still running (truncated) is accepted once
+    it is complete, and the rejection of an unchanged bad file stands."""
+    import os
+
+    mics = tmp_path / "mics"
+    mics.mkdir()
+    good = write_test_mrc(mics / "good.mrc", noise_image((64, 64)), voxel_size=1.0)
+    full = write_test_mrc(tmp_path / "late_full.mrc", noise_image((64, 64), seed=3), voxel_size=1.0)
+    late = mics / "late.mrc"
+    late.write_bytes(full.read_bytes()[:3000])  # the transfer is still running
+    args = ["ingest", "--out", str(tmp_path / "c.tsv"), "--out-dir", str(tmp_path / "ing"),
+            "--min-size", "32", str(good), str(late)]
+    assert main(args) == 0
+    first = {r["micrograph"]: r for r in read_manifest(tmp_path / "c.tsv")}
+    assert first["late"]["status"] == "rejected" and "truncated" in first["late"]["reason"]
+    good_record = (tmp_path / "ing" / "good.stamp.json").stat().st_mtime_ns
+
+    late.write_bytes(full.read_bytes())  # the copy completed
+    os.utime(late, ns=(late.stat().st_atime_ns, late.stat().st_mtime_ns + 1_000_000))
+    assert main(args) == 0
+    second = {r["micrograph"]: r for r in read_manifest(tmp_path / "c.tsv")}
+    assert second["late"]["status"] == "ok" and second["late"]["stamp"] != first["late"]["stamp"]
+    assert second["good"] == first["good"]
+    assert (tmp_path / "ing" / "good.stamp.json").stat().st_mtime_ns == good_record  # not read again
+
+
+def test_merge_stops_when_every_input_was_rejected(tmp_path, capsys):
+    from samcryo_core.manifest import write_manifest
+
+    rows = [{"micrograph": f"m{i}", "status": "rejected", "source": f"Movies/m{i}.mrc",
+             "reason": f"Movies/m{i}.mrc: file does not exist. Fix: check the path"} for i in range(3)]
+    write_manifest(tmp_path / "c.tsv", rows)
+    rc = main(["ingest", "--merge-rejections", str(tmp_path / "r.tsv"), str(tmp_path / "c.tsv")])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "every one of the 3 input micrographs was rejected (3 x 'file does not exist')" in err
+    assert "inputs.project_dir" in err

@@ -15,6 +15,7 @@ from samcryo_core.errors import ConfigError
 from samcryo_core.particles.diameter import as_diameter, describe, diameter_bounds, scale_diameter
 from samcryo_core.particles.extraction import extract_particles
 from samcryo_core.pickers.log_picker import pick_log
+from samcryo_core.workflow.schema import load_schema
 from samcryo_core.workflow.settings import (
     InvalidConfigError,
     diameter_cli_args,
@@ -22,8 +23,8 @@ from samcryo_core.workflow.settings import (
     validate_schema,
 )
 
-SCHEMA = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
-DEMO = yaml.safe_load((REPO / "config.yaml").read_text())
+SCHEMA = load_schema()
+DEMO = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
 
 
 def test_one_number_or_an_ordered_pair():

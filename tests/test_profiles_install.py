@@ -87,7 +87,7 @@ def test_snakemake_profile_slurm_resolves_after_install(home, tmp_path):
         (work / "demo_data/train/micrographs" / f"t{i}.mrc").touch()
     proc = subprocess.run(
         [str(BIN / "snakemake"), "-s", str(SNAKEFILE), "-d", str(work), "--configfile",
-         str(REPO / "config.yaml"), "--profile", "slurm", "-n"],
+         str(REPO / "config" / "demo.yaml"), "--profile", "slurm", "-n"],
         capture_output=True, text=True, timeout=180, cwd=tmp_path,
         env={**env(), "HOME": os.environ["HOME"], "XDG_CONFIG_HOME": os.environ["XDG_CONFIG_HOME"]},
     )

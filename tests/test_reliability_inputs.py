@@ -97,9 +97,11 @@ def test_good_micrographs_have_every_output_and_bad_ones_none(bad_run):
         assert (d / f"relion/data/micrographs/{name}_autopick.star").is_file()
     index = starfile.read(d / "relion/autopick.star")
     assert sorted(Path(n).stem for n in index["rlnMicrographName"]) == sorted(good)
+    records = root / "results/ingest/micrographs"  # ingest's outcome of each file (redone if it changes)
     for name in expect:
-        assert not list((root / "results").rglob(f"{name}.*")), name
+        assert not [p for p in (root / "results").rglob(f"{name}.*") if p.parent != records], name
         assert not list((root / "results").rglob(f"{name}_autopick.star")), name
+        assert json.loads((records / f"{name}.json").read_text())["status"] == "rejected"
     assert broken_outputs(root / "results") == []
     assert temp_files(root / "results") == []
 
@@ -159,6 +161,25 @@ def test_bad_micrographs_star_stops_at_start_up_naming_file_and_column(tmp_path,
     assert f"{star}: " in out and words in out, out[-3000:]
     assert "Fix: " in out
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_a_run_whose_every_input_is_rejected_stops_with_the_reasons(tmp_path):
+    """Issue 17: a RELION micrographs STAR whose paths do not resolve from the folder snakemake
+    runs in rejected every micrograph and the run ended with exit code 0 and empty coordinate
+    files. It must stop, name the count and the reason, and point at inputs.project_dir."""
+    simulate(tmp_path / "sim", 2, seed=3, prefix="mic")
+    star = _micrographs_star(tmp_path / "corrected_micrographs.star",
+                             ["MotionCorr/job002/Movies/mic_0000.mrc",
+                              "MotionCorr/job002/Movies/mic_0001.mrc"], 4.0)
+    write_config(tmp_path, glob=None, inputs={"glob": None, "micrographs_star": str(star)})
+    proc = snakemake(tmp_path, "--cores", "1", *targets(), timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    log = (tmp_path / "logs/ingest/rejections.log").read_text()
+    assert "every one of the 2 input micrographs was rejected" in log, log
+    assert "does not exist" in log and "inputs.project_dir" in log
+    assert not (tmp_path / prompt_dir() / "relion/autopick.star").exists()
 
 
 # ---- training labels through `samcryo train` -----------------------------------------------------

@@ -137,12 +137,15 @@ def test_kill_during_segmentation_then_rerun_equals_uninterrupted(reference, tmp
                                                   f"{d}/cryosparc", f"{d}/box", f"{d}/export_summary.tsv"])
     prob = root / d / "probability"
     proc = start_snakemake(root, "--cores", "2", *targets(), log=tmp_path / "killed.log")
-    wait_for(lambda: prob.is_dir() and any(not p.name.startswith(".") for p in prob.glob("*.mrc")),
+    # the first finished map: its stamp file is written after it (the commit point, samcryo_core.stamps)
+    wait_for(lambda: prob.is_dir() and any(not p.name.startswith(".") for p in prob.glob("*.stamp.json")),
              timeout=600, what="the first probability map", proc=proc)
     kill_group(proc)
 
     _after_kill_checks(root)
     done = sorted(p.stem for p in prob.glob("*.mrc"))
+    committed = [p.name.removesuffix(".stamp.json") for p in prob.glob("*.stamp.json")]
+    written = {f"{n}.mrc": (prob / f"{n}.mrc").stat().st_mtime_ns for n in committed}
     manifests = sorted((prob / "chunks").glob("*.tsv")) if (prob / "chunks").is_dir() else []
     assert 1 <= len(done) < N_MICS and len(manifests) < 3  # killed mid-stage
     assert not (root / d / "relion/autopick.star").exists()
@@ -151,10 +154,12 @@ def test_kill_during_segmentation_then_rerun_equals_uninterrupted(reference, tmp
     assert "segment" in log
     assert star_contents(root) == ref_stars
     assert picks_contents(root) == ref_picks
-    # maps finished before the kill were kept, not recomputed
+    # maps finished before the kill were kept, not recomputed: the files were not rewritten and
+    # the segment jobs report them as up to date (their stamps are current: samcryo_core.stamps)
+    assert {name: (prob / name).stat().st_mtime_ns for name in written} == written
     seg_logs = " ".join(p.read_text() for p in (root / "logs/tiny/none/segment").glob("*.log"))
-    skipped = sum(int(n) for n in re.findall(r"(\d+) already done", seg_logs))
-    assert skipped >= 1, seg_logs
+    skipped = sum(int(n) for n in re.findall(r"(\d+) up to date", seg_logs))
+    assert written and skipped >= len(written), seg_logs
     assert broken_outputs(root / "results") == []
 
 

@@ -97,10 +97,15 @@ def test_new_prompt_file_recomputes_probability_maps(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "rule segment" in proc.stdout + proc.stderr  # Snakemake did rerun segment
 
+    # A fresh computation with the new prompt and otherwise the rule's arguments: the same batch
+    # size and the same torch thread count (the rule's `threads: 2`). CPU kernels (oneDNN) choose
+    # their blocking by thread count, so 1 and 2 threads may differ in the last float32 bits,
+    # i.e. one float16 step (2.4e-4) of a stored map; that is another computation, not a stale map.
     fresh = tmp_path / "fresh"
     proc = samcryo("segment", "--manifest", "results/normalized/p20/chunks/chunk0000.tsv",
                    "--out-dir", fresh, "--out", fresh / "m.tsv", "--variant", "tiny", "--seed", "0",
-                   "--prompt-file", "prompt_b.pt", "--batch-size", "1", cwd=root)
+                   "--prompt-file", "prompt_b.pt", "--batch-size", "1", "--threads", "2",
+                   "--device", "cpu", cwd=root)
     assert proc.returncode == 0, proc.stderr[-3000:]
     maps_b = maps(fresh)
     assert any(not np.array_equal(maps_a[k], maps_b[k]) for k in maps_a)  # the prompts differ

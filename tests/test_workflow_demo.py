@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def _copy_repo(dst: Path) -> Path:
     dst.mkdir(parents=True)
-    for name in ("Snakefile", "rules", "schemas", "config.yaml", "config", "scripts", "report", "envs"):
+    for name in ("Snakefile", "rules", "config", "scripts", "report", "envs"):
         src = REPO / name
         if src.is_dir():
             shutil.copytree(src, dst / name)
@@ -48,7 +48,7 @@ def test_demo_script_simulates_runs_and_reports_f1(tmp_path):
     assert "F1 " in out and "precision" in out
     # the comparison table: the configured prompt, then the other prompt types asked for
     table = out[out.index("Against the simulator's truth"):].splitlines()
-    assert table[2].split()[0] == "head" and "config.yaml's prompt" in table[2]
+    assert table[2].split()[0] == "head" and "the config's prompt" in table[2]
     assert table[3].split()[0] == "none"
     assert (repo / "results/tiny/none/evaluation/overall.json").is_file()
     assert (repo / "demo_data/pick/micrographs/pick_0000.mrc").is_file()
@@ -61,7 +61,7 @@ def test_demo_script_simulates_runs_and_reports_f1(tmp_path):
 
 
 def test_the_real_demo_picks_the_unseen_micrographs_with_f1_above_0_8(tmp_path):
-    """`make demo` as shipped (config.yaml, the shipped backbone, SNR 0.2, three proteins), the
+    """`make demo` as shipped (config/demo.yaml, the shipped backbone, SNR 0.2, three proteins), the
     configured prompt only: the F1 docs/demo.md reports (0.926) must not silently regress. The
     issue's target is 0.8; the margin allows for floating-point differences between machines."""
     import json

@@ -45,16 +45,35 @@ class ConfigError(SamcryoError):
 _ENVIRONMENT_ERRNOS = frozenset({12, 5, 28, 122, 116, 30})  # ENOMEM EIO ENOSPC EDQUOT ESTALE EROFS
 
 
+#: Exit status of a command stopped by a failure of the environment (BSD sysexits EX_TEMPFAIL:
+#: "temporary failure, retry"): Snakemake marks the job failed, nothing is rejected, and the
+#: rerun after freeing space or memory redoes it.
+EXIT_ENVIRONMENT = 75
+
+
 def is_environment_failure(exc: BaseException) -> bool:
-    """True when ``exc`` is a failure of the environment (full disk, I/O error, out of memory).
+    """True when ``exc`` is a failure of the environment (full disk, I/O error, out of memory,
+    CUDA out of memory, a worker process killed under it).
 
     Stages turn problems of the *input* into rejected rows; these must instead stop the job with
-    a non-zero exit, so Snakemake retries it or the user reruns after fixing the machine, and no
-    micrograph is recorded as bad for a reason that is not its own.
+    a non-zero exit (:data:`EXIT_ENVIRONMENT`), so Snakemake retries it or the user reruns after
+    fixing the machine, and no micrograph is recorded as bad for a reason that is not its own.
     """
     if isinstance(exc, MemoryError):
         return True
     if isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
         return True
-    text = str(exc)
-    return "out of memory" in text.lower() and type(exc).__name__ in ("OutOfMemoryError", "RuntimeError")
+    name, text = type(exc).__name__, str(exc).lower()
+    if name == "BrokenProcessPool":  # a worker process was killed (e.g. by the OOM killer)
+        return True
+    if name in ("OutOfMemoryError", "RuntimeError") and "out of memory" in text:
+        return True
+    return name == "RuntimeError" and ("killed by signal" in text or "exited unexpectedly" in text)
+
+
+def environment_failure_message(exc: BaseException) -> str:
+    """One line for the user: what failed, that no micrograph was rejected for it, what to do."""
+    what = f"{type(exc).__name__}: {exc}" if not isinstance(exc, OSError) else str(exc)
+    return (f"the machine failed, not the input ({' '.join(what.split())}). No micrograph was "
+            "rejected for it. Fix: free disk space or memory (or repair the file system), then rerun "
+            "(snakemake --rerun-incomplete); finished micrographs are kept")

@@ -13,7 +13,12 @@ import importlib
 import logging
 import sys
 
-from samcryo_core.errors import SamcryoError
+from samcryo_core.errors import (
+    EXIT_ENVIRONMENT,
+    SamcryoError,
+    environment_failure_message,
+    is_environment_failure,
+)
 
 # name -> one-line help. The module samcryo_core.cli.<name with - as _> implements it.
 COMMANDS: dict[str, str] = {
@@ -31,7 +36,21 @@ COMMANDS: dict[str, str] = {
     "evaluate": "precision, recall, F1, AP and pixel Dice of picks against ground truth",
     "report": "QC overlays, distributions and a one-page summary",
     "install-profile": "install the SLURM/local Snakemake profiles so 'snakemake --profile slurm' works",
+    "check-config": "check a workflow config as snakemake would, naming file and line of YAML errors",
 }
+
+
+def version() -> str:
+    """The installed samcryo-core version (the package's own when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("samcryo-core")
+    except PackageNotFoundError:
+        from samcryo_core import __version__
+
+        return __version__
 
 
 def _module_name(command: str) -> str:
@@ -41,6 +60,7 @@ def _module_name(command: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samcryo", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"samcryo {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -79,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     except SamcryoError as exc:
         print(f"samcryo {command}: error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if not is_environment_failure(exc):
+            raise  # a bug: the traceback is what a developer needs
+        print(f"samcryo {command}: error: {environment_failure_message(exc)}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
 
 
 if __name__ == "__main__":  # pragma: no cover

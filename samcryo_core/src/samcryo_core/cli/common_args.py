@@ -33,3 +33,32 @@ def add_diameter_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--diameter-px", type=float, nargs="+", action=_DiameterAction, dest="diameter_px",
                    metavar="D", help="particle diameter in original micrograph pixels (or smallest and "
                    "largest)")
+
+
+def config_default(key: str):
+    """The default of config key ``key`` (dotted) from the config schema: the one home of defaults,
+    so ``samcryo <stage>`` run by hand does what the workflow does with an empty config."""
+    from samcryo_core.workflow.schema import default
+
+    return default(key)
+
+
+def config_option(parser, *flags: str, key: str, inverted: bool = False, **kwargs) -> argparse.Action:
+    """An option that mirrors config key ``key``: default and choices come from the schema.
+
+    ``store_true`` flags mirror a boolean key that defaults to false (``--flip-y``), or with
+    ``inverted`` one that defaults to true (``--no-augment`` for ``train.augment``). The key is
+    recorded on the action (``config_key``), so tests/test_cli_dispatch.py compares every such
+    option with the schema. Help texts may say ``%(default)s``.
+    """
+    from samcryo_core.workflow.schema import choices
+
+    if kwargs.get("action") not in ("store_true", "store_false"):
+        kwargs.setdefault("default", config_default(key))
+        allowed = choices(key)
+        if allowed is not None and "choices" not in kwargs:
+            kwargs["choices"] = allowed
+    action = parser.add_argument(*flags, **kwargs)
+    action.config_key = key
+    action.config_inverted = inverted
+    return action

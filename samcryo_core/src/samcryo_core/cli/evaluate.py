@@ -10,19 +10,21 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from samcryo_core.cli.common_args import config_option
+
     parser.add_argument("--picks-manifests", nargs="+", required=True, metavar="CHUNK.tsv",
                         help="picks chunk manifests from 'samcryo extract' or 'samcryo pick-log'")
     parser.add_argument("--truth-dir", required=True, help="folder with one truth file per micrograph "
                                                            "(<micrograph>.star|.csv|.box)")
-    parser.add_argument("--truth-format", choices=("star", "csv", "box", "cs"), default="star",
-                        help="format of the truth files (default star)")
-    parser.add_argument("--flip-y", action="store_true",
-                        help="truth y counts from the bottom of the MRC (CryoPPP): use row = H - 1 - y")
+    config_option(parser, "--truth-format", key="evaluate.truth_format",
+                  help="format of the truth files (default %(default)s)")
+    config_option(parser, "--flip-y", key="evaluate.flip_y", action="store_true",
+                  help="truth y counts from the bottom of the MRC (CryoPPP): use row = H - 1 - y")
     parser.add_argument("--diameter-px", type=float, default=None,
                         help="particle diameter (original pixels) for every true particle; overrides "
                              "samcryoDiameterPx / diameter_px in the truth files")
-    parser.add_argument("--distance-fraction", type=float, default=0.5,
-                        help="match when centres are within this x diameter (default 0.5)")
+    config_option(parser, "--distance-fraction", key="evaluate.distance_fraction", type=float,
+                  help="match when centres are within this x diameter (default %(default)s)")
     parser.add_argument("--threshold", "--min-fom", type=float, default=None, dest="threshold",
                         help="score picks with fom >= X, as exported (default: every candidate); AP "
                         "always ranks every candidate")

@@ -16,35 +16,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_arguments(parser)
 
 
-def add_output_arguments(parser: argparse.ArgumentParser, *, relion_version: str = "4") -> None:
-    """The export options (shared with ``samcryo pick``)."""
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """The export options (shared with ``samcryo pick``); defaults from the config schema."""
+    from samcryo_core.cli.common_args import config_option
+
     parser.add_argument("--relion-dir",
                         help="folder for RELION _autopick.star files and autopick.star; a job folder "
                              "inside the project (e.g. External/job012) also gets "
                              "coords_suffix_autopick.star and RELION_OUTPUT_NODES.star")
-    parser.add_argument("--project-dir", default=".",
-                        help="RELION project folder; STAR paths are relative to it (default: current folder)")
-    parser.add_argument("--relion-version", choices=("3.1", "4", "5"), default=relion_version,
-                        help="'# version' header (30001 for 3.1/4, 50001 for 5) and output node format "
-                             f"(default {relion_version})")
+    config_option(parser, "--project-dir", key="inputs.project_dir",
+                  help="RELION project folder; STAR paths are relative to it (default: current folder)")
+    config_option(parser, "--relion-version", key="export.relion_version",
+                  help="'# version' header (30001 for 3.1/4, 50001 for 5) and output node format "
+                       "(default %(default)s)")
     parser.add_argument("--keep-job-prefix", action="store_true",
                         help="keep '<JobType>/jobNNN/' in coordinate file paths (RELION drops it)")
-    parser.add_argument("--micrographs-star", metavar="STAR",
+    config_option(parser, "--micrographs-star", key="inputs.micrographs_star", metavar="STAR",
                         help="the micrographs STAR the picks belong to (named in RELION 3.1's "
                              "coords_suffix_autopick.star)")
     parser.add_argument("--cryosparc-star", metavar="F",
                         help="particles STAR for cryoSPARC Import Particle Stack")
     parser.add_argument("--cryosparc-cs", metavar="F",
                         help="native cryoSPARC particles .cs (location and pick_stats fields)")
-    parser.add_argument("--cryosparc-basename", action="store_true",
-                        help="write file names only as micrograph names (match cryoSPARC exposures "
-                             "with 'remove leading UID')")
+    config_option(parser, "--cryosparc-basename", key="export.cryosparc_basename", action="store_true",
+                  help="write file names only as micrograph names (match cryoSPARC exposures "
+                       "with 'remove leading UID')")
     parser.add_argument("--cryosparc-exposures", metavar="CS",
                         help="cryoSPARC exposure list (.cs or CSV) the micrographs came from: their UIDs "
                              "go into location/micrograph_uid")
     parser.add_argument("--box-dir", help="folder for EMAN .box files")
-    parser.add_argument("--box-size", type=int, help="box size in original pixels for .box files")
+    config_option(parser, "--box-size", key="export.box_size_px", type=int,
+                  help="box size in original pixels for .box files")
     parser.add_argument("--min-fom", type=float, default=None, help="export only picks with fom >= X")
+    parser.add_argument("--remove-stale-picks", action="store_true",
+                        help="the manifests list the whole dataset: remove picks CSVs (with their "
+                        "stamps) of micrographs they do not list (the workflow passes it)")
     parser.add_argument("--summary", metavar="F",
                         help="summary TSV (default: <relion-dir>/export_summary.tsv with --relion-dir)")
 
@@ -54,11 +60,12 @@ def options(args: argparse.Namespace, **overrides):
     from samcryo_core.export.run import ExportOptions
 
     values = dict(
-        relion_dir=args.relion_dir, project_dir=args.project_dir, relion_version=args.relion_version,
+        relion_dir=args.relion_dir, project_dir=args.project_dir or ".", relion_version=args.relion_version,
         keep_job_prefix=args.keep_job_prefix, micrographs_star=args.micrographs_star,
         cryosparc_star=args.cryosparc_star, cryosparc_cs=args.cryosparc_cs,
         cryosparc_basename=args.cryosparc_basename, cryosparc_exposures=args.cryosparc_exposures,
         box_dir=args.box_dir, box_size=args.box_size, min_fom=args.min_fom, summary=args.summary,
+        remove_stale_picks=getattr(args, "remove_stale_picks", False),
     )
     values.update(overrides)
     return ExportOptions(**values)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from samcryo_core.cli.common_args import add_diameter_arguments
+from samcryo_core.cli.common_args import add_diameter_arguments, config_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,20 +19,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", required=True, help="folder for <micrograph>.csv picks")
     parser.add_argument("--out", required=True, help="picks chunk manifest to write (TSV)")
     add_diameter_arguments(parser)
-    parser.add_argument("--floor", type=float, default=0.1,
-                        help="probability floor of candidates; the threshold is applied at export "
-                        "(default 0.1)")
-    parser.add_argument("--min-circularity", type=float, default=0.5,
-                        help="minimum 4*pi*area/perimeter^2 of a component (default 0.5)")
-    parser.add_argument("--area-range", type=float, nargs=2, default=(0.3, 2.5), metavar=("LO", "HI"),
-                        help="allowed component area as a fraction of a disc of the diameter "
-                             "(default 0.3 2.5)")
-    parser.add_argument("--edge-margin-px", type=float, default=0.0,
-                        help="drop picks closer than this to the border, original pixels (default 0)")
-    parser.add_argument("--min-distance-fraction", type=float, default=0.5,
-                        help="picks closer than this x diameter are duplicates; the higher FOM is kept "
-                             "(default 0.5)")
-    parser.add_argument("--no-split", action="store_true", help="do not split touching particles (watershed)")
+    config_option(parser, "--floor", key="extract.floor", type=float,
+                  help="probability floor of candidates; the threshold is applied at export "
+                  "(default %(default)s)")
+    config_option(parser, "--min-circularity", key="extract.min_circularity", type=float,
+                  help="minimum 4*pi*area/perimeter^2 of a component (default %(default)s)")
+    config_option(parser, "--area-range", key="extract.area_range", type=float, nargs=2,
+                  metavar=("LO", "HI"), help="allowed component area as a fraction of a disc of the "
+                  "diameter (default %(default)s)")
+    config_option(parser, "--edge-margin-px", key="extract.edge_margin_px", type=float,
+                  help="drop picks closer than this to the border, original pixels (default %(default)s)")
+    config_option(parser, "--min-distance-fraction", key="extract.min_distance_fraction", type=float,
+                  help="picks closer than this x diameter are duplicates; the higher FOM is kept "
+                  "(default %(default)s)")
+    config_option(parser, "--no-split", key="extract.split_touching", inverted=True, action="store_true",
+                  help="do not split touching particles (watershed)")
 
 
 def run(args: argparse.Namespace) -> int:

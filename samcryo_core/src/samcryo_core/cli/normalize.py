@@ -17,7 +17,7 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from samcryo_core.cli.common_args import add_diameter_argument
+    from samcryo_core.cli.common_args import add_diameter_argument, config_option
 
     parser.add_argument("--manifest", required=True, help="ingest chunk manifest (TSV)")
     parser.add_argument("--out-dir", required=True, help="folder for <mic>.mrc and <mic>.json")
@@ -25,11 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--particle-px", type=float, required=True, metavar="P",
                         help="particle diameter in model-input pixels (the backbone's working scale)")
     add_diameter_argument(parser, required=True)
-    parser.add_argument("--clip-percentiles", type=float, nargs=2, default=(0.5, 99.5),
-                        metavar=("LO", "HI"), help="percentile clipping before standardization "
-                        "(default 0.5 99.5)")
-    parser.add_argument("--lowpass-A", type=float, default=None, metavar="X",
-                        help="Gaussian low-pass at X Angstrom (default: none)")
+    config_option(parser, "--clip-percentiles", key="normalize.clip_percentiles", type=float, nargs=2,
+                  metavar=("LO", "HI"), help="percentile clipping before standardization "
+                  "(default %(default)s)")
+    config_option(parser, "--lowpass-A", key="normalize.lowpass_A", type=float, metavar="X",
+                  help="Gaussian low-pass at X Angstrom (default: none)")
     parser.add_argument("--dtype", choices=("float16", "float32"), default="float32",
                         help="MRC data type of the normalized images (default float32)")
     parser.add_argument("--workers", type=int, default=1, help="FFT threads (default 1)")

@@ -21,35 +21,38 @@ from samcryo_core.cli.common_args import add_diameter_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from samcryo_core.inference.tta import TTA_MODES
+    """Options that mirror config keys take their defaults from the schema (one default per key)."""
+    from samcryo_core.cli.common_args import config_option
 
-    parser.add_argument("--prompt-file", help="prompt trained by 'samcryo train'")
+    config_option(parser, "--prompt-file", key="prompt_file", help="prompt trained by 'samcryo train'")
     parser.add_argument("--picker", choices=("sam", "log"), default="sam",
                         help="sam: the prompt (default); log: the classical LoG picker, no prompt needed")
     add_diameter_argument(parser, required=True)
     parser.add_argument("--micrographs", nargs="*", default=[], metavar="PATH",
                         help="micrograph files or quoted globs ('Movies/*.mrc'; ** recurses)")
-    parser.add_argument("--micrographs-star", help="RELION micrographs STAR file (paths, pixel sizes)")
-    parser.add_argument("--cryosparc-csv", help="cryoSPARC exposure list (CSV export or .cs)")
-    parser.add_argument("--project-dir", default=".",
-                        help="RELION/cryoSPARC project folder the listed and exported paths are relative "
-                             "to (default: current folder)")
-    parser.add_argument("--pixel-size", type=float, default=None, metavar="A",
-                        help="pixel size in Angstrom of micrographs whose header and list have none")
-    parser.add_argument("--checkpoint", default=None,
-                        help="base SAM checkpoint the prompt was trained on (default: the shipped "
-                             "cpu_small backbone, found by itself)")
-    parser.add_argument("--sha256", default=None, help="expected sha256 of --checkpoint")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
-    parser.add_argument("--batch-size", type=int, default=2, help="model tiles per forward pass (default 2)")
-    parser.add_argument("--tta", default="none", choices=TTA_MODES,
-                        help="test-time augmentation (default none)")
+    config_option(parser, "--micrographs-star", key="inputs.micrographs_star",
+                  help="RELION micrographs STAR file (paths, pixel sizes)")
+    config_option(parser, "--cryosparc-csv", key="inputs.cryosparc_csv",
+                  help="cryoSPARC exposure list (CSV export or .cs)")
+    config_option(parser, "--project-dir", key="inputs.project_dir",
+                  help="RELION/cryoSPARC project folder the listed and exported paths are relative "
+                       "to (default: current folder)")
+    config_option(parser, "--pixel-size", key="inputs.pixel_size_A", type=float, metavar="A",
+                  help="pixel size in Angstrom of micrographs whose header and list have none")
+    config_option(parser, "--checkpoint", key="model.checkpoint",
+                  help="base SAM checkpoint the prompt was trained on (default: the shipped "
+                       "cpu_small backbone, found by itself)")
+    config_option(parser, "--sha256", key="model.sha256", help="expected sha256 of --checkpoint")
+    config_option(parser, "--device", key="device", help="default %(default)s")
+    config_option(parser, "--batch-size", key="segment.batch_size", type=int,
+                  help="model tiles per forward pass (default %(default)s)")
+    config_option(parser, "--tta", key="segment.tta", help="test-time augmentation (default %(default)s)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="export picks with figure of merit >= this (default 0.5)")
+    config_option(parser, "--threshold", key="export.threshold", type=float,
+                  help="export picks with figure of merit >= this (default %(default)s)")
     parser.add_argument("--box-size", type=int, default=None, help="also write EMAN .box files of this size")
-    parser.add_argument("--relion-version", choices=("3.1", "4", "5"), default="4",
-                        help="'# version' header of the RELION files (default 4)")
+    config_option(parser, "--relion-version", key="export.relion_version",
+                  help="'# version' header of the RELION files (default %(default)s)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
 
 
@@ -69,15 +72,16 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint, sha256=args.sha256, pixel_size_A=args.pixel_size, device=args.device,
         batch_size=args.batch_size, tta=args.tta, threads=args.threads,
     )
+    project_dir = args.project_dir or "."
     export = ExportOptions(
-        relion_dir=str(out / "relion"), project_dir=args.project_dir, relion_version=args.relion_version,
+        relion_dir=str(out / "relion"), project_dir=project_dir, relion_version=args.relion_version,
         micrographs_star=args.micrographs_star, cryosparc_star=str(out / "cryosparc" / "particles.star"),
         cryosparc_cs=str(out / "cryosparc" / "particles.cs"), cryosparc_exposures=args.cryosparc_csv,
         box_dir=str(out / "box") if args.box_size else None, box_size=args.box_size,
         min_fom=args.threshold, summary=str(out / "export_summary.tsv"),
     )
     sources = list_micrographs(args.micrographs, micrographs_star=args.micrographs_star,
-                               cryosparc_csv=args.cryosparc_csv, project_dir=args.project_dir)
+                               cryosparc_csv=args.cryosparc_csv, project_dir=project_dir)
     summary = pick_and_export(sources, out, settings, export,
                               progress=lambda line: print(f"pick: {line}", flush=True))
     exported = sum(int(s["n_exported"] or 0) for s in summary)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from samcryo_core.cli.common_args import add_diameter_arguments
+from samcryo_core.cli.common_args import add_diameter_arguments, config_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,18 +17,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", required=True, help="folder for <micrograph>.csv picks")
     parser.add_argument("--out", required=True, help="picks chunk manifest to write (TSV)")
     add_diameter_arguments(parser)
-    parser.add_argument("--threshold-sd", type=float, default=2.0,
-                        help="minimum LoG response in standard deviations (default 2.0)")
-    parser.add_argument("--diameter-range-fraction", type=float, nargs=2, default=(0.8, 1.2),
-                        metavar=("LO", "HI"), help="diameters searched, as fractions of the diameter "
-                                                   "(default 0.8 1.2)")
-    parser.add_argument("--n-scales", type=int, default=5, help="number of diameters searched (default 5)")
-    parser.add_argument("--edge-margin-px", type=float, default=0.0,
-                        help="drop picks closer than this to the border, original pixels (default 0)")
-    parser.add_argument("--min-distance-fraction", type=float, default=0.5,
-                        help="minimum distance between picks as a fraction of the diameter (default 0.5)")
-    parser.add_argument("--bright-particles", action="store_true",
-                        help="particles are brighter than the background (default: dark particles)")
+    config_option(parser, "--threshold-sd", key="pick_log.threshold_sd", type=float,
+                  help="minimum LoG response in standard deviations (default %(default)s)")
+    config_option(parser, "--diameter-range-fraction", key="pick_log.diameter_range_fraction", type=float,
+                  nargs=2, metavar=("LO", "HI"), help="diameters searched, as fractions of the "
+                  "diameter (default %(default)s)")
+    config_option(parser, "--n-scales", key="pick_log.n_scales", type=int,
+                  help="number of diameters searched (default %(default)s)")
+    config_option(parser, "--edge-margin-px", key="extract.edge_margin_px", type=float,
+                  help="drop picks closer than this to the border, original pixels (default %(default)s)")
+    config_option(parser, "--min-distance-fraction", key="extract.min_distance_fraction", type=float,
+                  help="minimum distance between picks as a fraction of the diameter (default %(default)s)")
+    config_option(parser, "--bright-particles", key="pick_log.bright_particles", action="store_true",
+                  help="particles are brighter than the background (default: dark particles)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,6 +18,8 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from samcryo_core.cli.common_args import config_option
+
     parser.add_argument("--o", required=True, metavar="DIR",
                         help="the job's output folder (RELION passes it)")
     parser.add_argument("--in_mics", required=True, metavar="STAR",
@@ -27,20 +29,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for ignored in ("--in_movies", "--in_parts", "--in_coords", "--in_3dref", "--in_mask",
                     "--pipeline_control"):
         parser.add_argument(ignored, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--prompt_file", "--prompt-file", dest="prompt_file",
-                        help="prompt trained by 'samcryo train' (path relative to the project)")
+    config_option(parser, "--prompt_file", "--prompt-file", key="prompt_file", dest="prompt_file",
+                  help="prompt trained by 'samcryo train' (path relative to the project)")
     parser.add_argument("--picker", choices=("sam", "log"), default="sam",
                         help="sam: the prompt (default); log: the classical LoG picker")
     parser.add_argument("--diameter_A", "--diameter-A", dest="diameter_A", type=float, nargs="+",
                         required=True, metavar="D",
                         help="particle diameter in Angstrom (two values: smallest and largest)")
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="keep picks with figure of merit >= this (default 0.5)")
-    parser.add_argument("--checkpoint", default=None,
-                        help="base SAM checkpoint of the prompt (default: the shipped cpu_small backbone)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
-    parser.add_argument("--pixel_size", "--pixel-size", dest="pixel_size", type=float, default=None,
-                        help="pixel size in Angstrom when the STAR's optics have none")
+    config_option(parser, "--threshold", key="export.threshold", type=float,
+                  help="keep picks with figure of merit >= this (default %(default)s)")
+    config_option(parser, "--checkpoint", key="model.checkpoint",
+                  help="base SAM checkpoint of the prompt (default: the shipped cpu_small backbone)")
+    config_option(parser, "--device", key="device", help="default %(default)s")
+    config_option(parser, "--pixel_size", "--pixel-size", key="inputs.pixel_size_A", dest="pixel_size",
+                  type=float, help="pixel size in Angstrom when the STAR's optics have none")
     parser.add_argument("--relion_version", "--relion-version", dest="relion_version",
                         choices=("3.1", "4", "5"), default=None,
                         help="RELION version of the project (default: read from default_pipeline.star)")

@@ -24,6 +24,8 @@ def _compare_item(text: str) -> tuple[str, str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from samcryo_core.cli.common_args import config_option
+
     parser.add_argument("--picks-manifests", nargs="+", required=True, metavar="CHUNK.tsv",
                         help="picks chunk manifests (results/<prompt>/picks/chunks/<chunk>.tsv)")
     parser.add_argument("--normalized-manifests", nargs="*", default=[], metavar="CHUNK.tsv",
@@ -39,16 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", default="samcryo QC", help="title of the summary page")
     parser.add_argument("--threshold", type=float,
                         help="FOM threshold the picks were cut at (drawn on plots)")
-    parser.add_argument("--sample", type=int, default=16,
-                        help="draw overlays for the first N accepted micrographs (0 = all; default 16)")
-    parser.add_argument("--sample-every", type=int, default=1,
-                        help="take every k-th accepted micrograph before --sample (default 1)")
-    parser.add_argument("--truth-dir", metavar="DIR",
-                        help="folder of <mic>.<format> truth files to draw on overlays (as for evaluate)")
-    parser.add_argument("--truth-format", choices=("star", "csv", "box", "cs"), default="star",
-                        help="format of the truth files (default star)")
-    parser.add_argument("--truth-flip-y", action="store_true",
-                        help="truth y counts from the bottom (CryoPPP against raw MRC): flip on reading")
+    config_option(parser, "--sample", key="report.sample", type=int,
+                  help="draw overlays for the first N accepted micrographs (0 = all; default %(default)s)")
+    config_option(parser, "--sample-every", key="report.sample_every", type=int,
+                  help="take every k-th accepted micrograph before --sample (default %(default)s)")
+    config_option(parser, "--truth-dir", key="evaluate.truth_dir", metavar="DIR",
+                  help="folder of <mic>.<format> truth files to draw on overlays (as for evaluate)")
+    config_option(parser, "--truth-format", key="evaluate.truth_format",
+                  help="format of the truth files (default %(default)s)")
+    config_option(parser, "--truth-flip-y", key="evaluate.flip_y", action="store_true",
+                  help="truth y counts from the bottom (CryoPPP against raw MRC): flip on reading")
     parser.add_argument("--tile-px", type=int, default=None,
                         help="the model's input size: draw segment's tile grid on the first overlay")
     parser.add_argument("--out-dir", required=True, metavar="QC_DIR", help="report folder to write")

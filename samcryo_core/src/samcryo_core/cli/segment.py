@@ -22,39 +22,33 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from samcryo_core.inference.tta import TTA_MODES  # no torch at import: --help stays fast
+    from samcryo_core.cli.common_args import config_option
 
     parser.add_argument("--manifest", required=True, help="normalize chunk manifest (TSV)")
     parser.add_argument("--out-dir", required=True, help="folder for <mic>.mrc probability maps")
     parser.add_argument("--out", required=True, help="segment chunk manifest (TSV) to write")
     parser.add_argument("--variant", required=True, help="SAM variant (vit_b, vit_l, vit_h, cpu_small, tiny)")
-    parser.add_argument("--checkpoint", default=None, help="base SAM checkpoint (.pth); omit for random init")
-    parser.add_argument("--sha256", default=None, help="expected sha256 of --checkpoint")
+    config_option(parser, "--checkpoint", key="model.checkpoint",
+                  help="base SAM checkpoint (.pth), or samcryo:<file> for one shipped with samcryo; "
+                  "omitted: the variant's shipped backbone (cpu_small), else random init (tiny)")
+    config_option(parser, "--sha256", key="model.sha256", help="expected sha256 of --checkpoint")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--prompt-file", default=None, help="trained prompt file from 'samcryo train'")
+    config_option(group, "--prompt-file", key="prompt_file", help="trained prompt file from 'samcryo train'")
     group.add_argument(
         "--prompt",
         default="none",
         choices=("none",),
         help="without --prompt-file: 'none' = plain SAM with the point grid (default)",
     )
-    parser.add_argument("--batch-size", type=int, default=4,
-                        help="model tiles per forward pass, across micrographs (default 4)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
+    config_option(parser, "--batch-size", key="segment.batch_size", type=int,
+                  help="model tiles per forward pass, across micrographs (default %(default)s)")
+    config_option(parser, "--device", key="device", help="default %(default)s")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    parser.add_argument(
-        "--tta",
-        default="none",
-        choices=TTA_MODES,
-        help="test-time augmentation: average logits over 4 flips or all 8 flips/rotations "
-        "(4x / 8x model time; default none)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seed for building a random-init base without a prompt file (default 0)",
-    )
+    config_option(parser, "--tta", key="segment.tta",
+                  help="test-time augmentation: average logits over 4 flips or all 8 flips/rotations "
+                  "(4x / 8x model time; default %(default)s)")
+    config_option(parser, "--seed", key="train.seed", type=int,
+                  help="seed for building a random-init base without a prompt file (default %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,9 +56,12 @@ def run(args: argparse.Namespace) -> int:
     from samcryo_core.manifest import read_manifest, write_manifest
     from samcryo_core.model.build import load_model, model_stamp
     from samcryo_core.model.device import resolve_device, set_threads
+    from samcryo_core.weights import checkpoint_for, shipped_sha256
 
     set_threads(args.threads)
     device = resolve_device(args.device)
+    args.checkpoint = checkpoint_for(args.checkpoint, args.variant)  # none given: the shipped backbone
+    args.sha256 = args.sha256 or shipped_sha256(args.checkpoint)
     rows = read_manifest(args.manifest)
     t0 = time.perf_counter()
     model, info = load_model(

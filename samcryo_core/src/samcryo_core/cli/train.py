@@ -24,7 +24,7 @@ import json
 import sys
 import warnings
 
-from samcryo_core.cli.common_args import add_diameter_argument
+from samcryo_core.cli.common_args import add_diameter_argument, config_option
 
 PROMPT_TYPES = ("head", "prefix", "encoder", "finetune")
 
@@ -43,87 +43,81 @@ def _json_object(text: str) -> dict:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", required=True, choices=PROMPT_TYPES, help="prompt type to train")
     parser.add_argument("--variant", required=True, help="SAM variant (vit_b, vit_l, vit_h, cpu_small, tiny)")
-    parser.add_argument("--checkpoint", default=None,
-                        help="base SAM checkpoint (.pth; samcryo:cpu_small_backbone.pt = the shipped "
-                        "backbone); omit for random init")
-    parser.add_argument("--sha256", default=None, help="expected sha256 of --checkpoint")
+    config_option(parser, "--checkpoint", key="model.checkpoint",
+                  help="base SAM checkpoint (.pth), or samcryo:<file> for one shipped with samcryo; "
+                  "omitted: the variant's shipped backbone (cpu_small), else random init (tiny)")
+    config_option(parser, "--sha256", key="model.sha256", help="expected sha256 of --checkpoint")
     add_diameter_argument(parser, required=True)
-    parser.add_argument("--particle-px", type=float, default=None, metavar="P",
-                        help="working scale: particle diameter in model-input pixels (default: the "
-                        "backbone's own, see docs/training.md)")
-    parser.add_argument("--pixel-size", type=float, default=None, metavar="A",
-                        help="pixel size in Angstrom of images whose header has none (PNG, JPEG)")
+    config_option(parser, "--particle-px", key="model.particle_px", type=float, metavar="P",
+                  help="working scale: particle diameter in model-input pixels (default: the "
+                  "backbone's own, see docs/training.md)")
+    config_option(parser, "--pixel-size", key="inputs.pixel_size_A", type=float, metavar="A",
+                  help="pixel size in Angstrom of images whose header has none (PNG, JPEG)")
     parser.add_argument("--images", nargs="+", required=True, metavar="IMG", help="labelled micrographs")
     lab = parser.add_mutually_exclusive_group(required=True)
-    lab.add_argument("--labels", nargs="+", metavar="LBL",
-                     help="label files matched to the images by name, or one file for all images that "
-                     "names each particle's micrograph (RELION particles.star, cryoSPARC .cs/CSV)")
+    config_option(lab, "--labels", key="train.labels", nargs="+", metavar="LBL",
+                  help="label files matched to the images by name, or one file for all images that "
+                  "names each particle's micrograph (RELION particles.star, cryoSPARC .cs/CSV)")
     lab.add_argument("--labels-dir", metavar="DIR", help="folder of label files named after the micrographs")
-    parser.add_argument(
-        "--label-format",
-        default="auto",
-        choices=("auto", "star", "csv", "box", "cs", "mask"),
-        help="default: by suffix",
-    )
-    parser.add_argument(
-        "--diameter-px",
-        type=float,
-        default=None,
-        metavar="D",
-        help="particle diameter in pixels of the original micrograph (overrides a diameter column)",
-    )
-    parser.add_argument(
-        "--flip-y",
-        action="store_true",
-        help="labels count y from the bottom (CryoPPP on raw MRC): row = H-1-y",
-    )
-    parser.add_argument("--steps", type=int, default=300, help="optimizer steps at most (default 300)")
-    parser.add_argument("--val-every", type=int, default=25,
-                        help="validate every this many steps (default 25)")
-    parser.add_argument("--patience", type=int, default=4,
-                        help="stop after this many validations without improvement (default 4; 0 = never)")
-    parser.add_argument("--target-disc-fraction", type=float, default=1.0, metavar="F",
-                        help="draw target discs at F x the particle diameter (default 1.0)")
-    parser.add_argument(
-        "--lr", type=float, default=None, help="Adam lr (default: the paper's for the prompt)"
-    )
-    parser.add_argument("--batch-size", type=int, default=1, help="model tiles per step (default 1)")
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="default 0.2 (1 image when <= 5)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for init, split, order, augmentation")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
+    config_option(parser, "--label-format", key="train.label_format", help="default %(default)s: by suffix")
+    config_option(parser, "--diameter-px", key="train.diameter_px", type=float, metavar="D",
+                  help="particle diameter in pixels of the original micrograph (overrides a diameter "
+                  "column)")
+    config_option(parser, "--flip-y", key="train.flip_y", action="store_true",
+                  help="labels count y from the bottom (CryoPPP on raw MRC): row = H-1-y")
+    config_option(parser, "--steps", key="train.steps", type=int,
+                  help="optimizer steps at most (default %(default)s)")
+    config_option(parser, "--val-every", key="train.val_every", type=int,
+                  help="validate every this many steps (default %(default)s)")
+    config_option(parser, "--patience", key="train.patience", type=int,
+                  help="stop after this many validations without improvement (default %(default)s; "
+                  "0 = never)")
+    config_option(parser, "--target-disc-fraction", key="train.target_disc_fraction", type=float,
+                  metavar="F", help="draw target discs at F x the particle diameter (default %(default)s)")
+    config_option(parser, "--lr", key="train.lr", type=float,
+                  help="Adam lr (default: the variant's recommendation for the prompt type, else the "
+                  "paper's; docs/training.md)")
+    config_option(parser, "--batch-size", key="train.batch_size", type=int,
+                  help="model tiles per step (default %(default)s)")
+    config_option(parser, "--val-fraction", key="train.val_fraction", type=float,
+                  help="default %(default)s (1 image when <= 5)")
+    config_option(parser, "--seed", key="train.seed", type=int,
+                  help="seed for init, split, order, augmentation (default %(default)s)")
+    config_option(parser, "--device", key="device", help="default %(default)s")
     parser.add_argument("--out", required=True, metavar="PROMPT.pt", help="prompt file to write")
     parser.add_argument("--log", default=None, metavar="LOG.csv", help="training log (default <out>.log.csv)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--no-augment", action="store_true", help="no flips/90-degree rotations")
+    config_option(parser, "--no-augment", key="train.augment", inverted=True, action="store_true",
+                  help="no flips/90-degree rotations")
     parser.add_argument("--no-resume", action="store_true", help="ignore an existing <out>.last.pt")
     parser.add_argument(
         "--prompt-config", type=_json_object, default=None, metavar="JSON",
         help='options of the prompt type as a JSON object, e.g. \'{"down_channels": [8, 8, 8]}\' '
         "(docs/prompts.md); stored in the prompt file so segment rebuilds the same prompt",
     )
-    parser.add_argument(
-        "--clip-percentiles",
-        type=float,
-        nargs=2,
-        default=None,
-        metavar=("LO", "HI"),
-        help="as in samcryo normalize",
-    )
-    parser.add_argument("--lowpass-A", type=float, default=None, metavar="X", help="as in samcryo normalize")
+    config_option(parser, "--clip-percentiles", key="normalize.clip_percentiles", type=float, nargs=2,
+                  metavar=("LO", "HI"), help="as in samcryo normalize (default %(default)s)")
+    config_option(parser, "--lowpass-A", key="normalize.lowpass_A", type=float, metavar="X",
+                  help="as in samcryo normalize")
 
 
 def run(args: argparse.Namespace) -> int:
     from samcryo_core.model.build import build_base_model
     from samcryo_core.model.device import resolve_device, set_threads
     from samcryo_core.model.prompt_file import RANDOM_INIT, base_sha256
+    from samcryo_core.model.registry import recommended_prompt_config
     from samcryo_core.model.scale import working_scale
     from samcryo_core.training.dataset import TileDataset, load_example, match_labels, split_train_val
     from samcryo_core.training.trainer import train_prompt
-    from samcryo_core.weights import resolve_checkpoint
+    from samcryo_core.weights import checkpoint_for, shipped_sha256
 
-    args.checkpoint = resolve_checkpoint(args.checkpoint)
     set_threads(args.threads)
     device = resolve_device(args.device)
+    # no --checkpoint: the variant's shipped backbone; options the user did not give: the
+    # variant's recommendation for this prompt (model.registry), as the workflow does
+    args.checkpoint = checkpoint_for(args.checkpoint, args.variant)
+    args.sha256 = args.sha256 or shipped_sha256(args.checkpoint)
+    args.prompt_config = recommended_prompt_config(args.variant, args.prompt, args.prompt_config) or None
     pairs = match_labels(args.images, args.labels, args.labels_dir, label_format=args.label_format)
     scale = working_scale(args.variant, args.checkpoint, args.particle_px)
     model = build_base_model(

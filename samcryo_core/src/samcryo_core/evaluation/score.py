@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from samcryo_core.errors import InputError
+from samcryo_core.errors import InputError, is_environment_failure
 from samcryo_core.evaluation.dice import picks_dice
 from samcryo_core.evaluation.matching import average_precision, match_picks, scores
 from samcryo_core.manifest import OK
@@ -159,6 +159,8 @@ def load_scored(rows: list[dict], truth_dir: str | Path, *, truth_format: str, f
             truth = read_truth(truth_path, truth_format, mapping=mapping, diameter_px=diameter_px,
                                flip_y=flip_y)
         except (InputError, OSError, KeyError, ValueError) as exc:
+            if is_environment_failure(exc):
+                raise
             skipped.append({"micrograph": name, "reason": str(exc)})
             log.warning("%s: not evaluated: %s", name, exc)
             continue

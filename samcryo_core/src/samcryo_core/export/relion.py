@@ -31,7 +31,9 @@ it is also made a job output RELION understands:
   ``autopick.star`` as ``MicrographsCoords.star.relion.autopick`` (RELION 4 and 5).
 
 Micrographs without picks still get their (empty) ``_autopick.star`` and index row: RELION expects
-one coordinate file per listed micrograph, and an empty file says "looked, found none".
+one coordinate file per listed micrograph, and an empty file says "looked, found none". Coordinate
+files of micrographs no longer exported (removed from the inputs, rejected now) are removed
+(:mod:`samcryo_core.export.stale`), so the folder holds exactly this export's files.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import pandas as pd
 
 from samcryo_core.export.paths import posix_relpath, project_relative, safe_relative, strip_job_prefix
 from samcryo_core.export.picks_set import MicrographPicks
+from samcryo_core.export.stale import remove_stale
 from samcryo_core.export.star_text import loop_block_text, star_version
 from samcryo_core.io.atomic import atomic_write_text
 
@@ -136,6 +139,8 @@ def write_relion(
         result.job_files = write_job_files(relion_dir, project_dir, [e[0] for e in entries],
                                            relion_version=relion_version,
                                            micrographs_star=micrographs_star)
+    # coords_suffix_autopick.star matches the pattern too: it is a job file, not a stale pick file
+    remove_stale(relion_dir, [*result.coordinate_files, *result.job_files], f"*{AUTOPICK_SUFFIX}")
     return result
 
 

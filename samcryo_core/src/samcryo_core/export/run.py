@@ -40,6 +40,8 @@ class ExportOptions:
         box_dir, box_size: EMAN ``.box`` folder and box size in original pixels.
         min_fom: export only picks with ``fom >= min_fom``.
         summary: summary TSV (default ``<relion_dir>/export_summary.tsv`` with ``relion_dir``).
+        remove_stale_picks: the rows list the whole dataset: remove picks CSVs (with their stamps)
+            of micrographs they do not list (the workflow sets it; :mod:`export.stale`).
     """
 
     relion_dir: str | None = None
@@ -55,6 +57,7 @@ class ExportOptions:
     box_size: int | None = None
     min_fom: float | None = None
     summary: str | None = None
+    remove_stale_picks: bool = False
 
     def check(self) -> None:
         """Raise :class:`ConfigError` when nothing is asked for or an option lacks its partner."""
@@ -129,8 +132,11 @@ def export_picks(rows: Sequence[dict], opts: ExportOptions) -> list[dict]:
     from samcryo_core.export.cryosparc import write_cryosparc_cs, write_cryosparc_star
     from samcryo_core.export.eman_box import write_boxes
     from samcryo_core.export.relion import write_relion
+    from samcryo_core.export.stale import remove_stale_picks
 
     opts.check()
+    # sorted by micrograph: the files do not depend on how the micrographs were chunked
+    rows = sorted(rows, key=lambda r: r.get("micrograph", ""))
     items, summary = gather(rows, opts)
     if opts.relion_dir:
         res = write_relion(items, opts.relion_dir, project_dir=opts.project_dir,
@@ -151,6 +157,9 @@ def export_picks(rows: Sequence[dict], opts: ExportOptions) -> list[dict]:
     if opts.box_dir:
         boxes = write_boxes(items, opts.box_dir, opts.box_size, min_fom=opts.min_fom)
         log.info("EMAN: %d .box files in %s", len(boxes), opts.box_dir)
+    if opts.remove_stale_picks:  # micrographs that left the inputs (rejected ones: in extract)
+        remove_stale_picks({Path(r["picks"]).parent for r in rows if r.get("picks")},
+                           [r.get("micrograph", "") for r in rows])
     summary_path = opts.summary
     if summary_path is None and opts.relion_dir:
         summary_path = str(Path(opts.relion_dir) / "export_summary.tsv")

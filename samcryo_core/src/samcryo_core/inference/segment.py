@@ -87,6 +87,8 @@ def read_normalized(row: dict) -> tuple[np.ndarray, FrameMapping]:
     try:
         mapping = FrameMapping.read(side_path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
+        if is_environment_failure(exc):
+            raise
         raise InputError(side_path, f"cannot read frame sidecar ({exc})",
                          "rerun 'samcryo normalize'") from exc
     try:
@@ -126,15 +128,39 @@ def predict_tile_logits(model: Any, tiles: np.ndarray, device: str, tta: str = "
     return up[:, 0].cpu().numpy()
 
 
+def predict_batch(model: Any, tiles: np.ndarray, batch_size: int, device: str,
+                  tta: str = "none") -> np.ndarray:
+    """:func:`predict_tile_logits` on a batch padded with blank tiles to ``batch_size``.
+
+    Why: some CPU kernels (oneDNN convolutions) pick their blocking by the batch's shape, so a
+    tile's logits could differ in the last bits depending on how many tiles shared its forward
+    pass -- and that depends on which micrographs a job happened to segment together (a rerun
+    after a crash segments only the missing ones). With every pass of the same shape, a tile's
+    logits depend only on the tile, the model and the thread count, not on its neighbours in the
+    batch (tests/test_inference_segment.py), so a rerun gives the same maps bit for bit. The
+    padding costs at most ``batch_size - 1`` blank tiles per chunk.
+    """
+    n = len(tiles)
+    size = max(1, int(batch_size), n)
+    if n < size:
+        blank = np.zeros((size - n, *tiles.shape[1:]), dtype=np.float32)
+        tiles = np.concatenate([np.asarray(tiles, dtype=np.float32), blank])
+    return predict_tile_logits(model, tiles, device, tta)[:n]
+
+
 def probability_map(model: Any, image: np.ndarray, mapping: FrameMapping, *, device: str = "cpu",
-                    tta: str = "none", batch_size: int = 4) -> np.ndarray:
-    """The stitched probability map of one normalized image (library use: benchmarks, ``pick``)."""
+                    tta: str = "none", batch_size: int = 2) -> np.ndarray:
+    """The stitched probability map of one normalized image (library use: benchmarks, ``pick``).
+
+    Equals what ``segment`` writes for the image with the same ``batch_size`` (before float16).
+    """
     grid = micrograph_grid(mapping, int(model.img_size))
     stitcher = Stitcher(grid)
     origins = grid.origins
-    for k in range(0, len(origins), max(1, batch_size)):
-        part = origins[k : k + batch_size]
-        logits = predict_tile_logits(model, np.stack([grid.cut(image, o) for o in part]), device, tta)
+    step = max(1, int(batch_size))
+    for k in range(0, len(origins), step):
+        part = origins[k : k + step]
+        logits = predict_batch(model, np.stack([grid.cut(image, o) for o in part]), step, device, tta)
         for o, lg in zip(part, logits, strict=True):
             stitcher.add(o, lg)
     return _sigmoid(stitcher.logits())
@@ -149,7 +175,7 @@ def segment_chunk(
     out_dir: str | Path,
     model: Any,
     *,
-    batch_size: int = 4,
+    batch_size: int = 2,
     device: str = "cpu",
     tta: str = "none",
     model_stamp: str = "",
@@ -214,17 +240,18 @@ def segment_chunk(
     model.eval()
     batch: list[tuple[_Item, tuple[int, int]]] = []
     t_last = time.perf_counter()
+    batch_size = max(1, int(batch_size))
     for entry in tiles():
         batch.append(entry)
-        if len(batch) == max(1, int(batch_size)):
-            _run_batch(model, batch, device, tta, results, stats)
+        if len(batch) == batch_size:
+            _run_batch(model, batch, batch_size, device, tta, results, stats)
             batch = []
         if progress is not None and time.perf_counter() - t_last > 10:
             t_last = time.perf_counter()
             progress(progress_line(stats.segmented + stats.failed, len(todo), stats.tiles,
                                    t_last - t_start))
     if batch:
-        _run_batch(model, batch, device, tta, results, stats)
+        _run_batch(model, batch, batch_size, device, tta, results, stats)
     stats.total_s = time.perf_counter() - t_start
     return [results[i] for i in range(len(rows))], stats
 
@@ -243,17 +270,18 @@ def _ok_row(row: dict, out: Path, stamp: str) -> dict:
             "sidecar": row.get("sidecar", ""), "probability": str(out), STAMP: stamp}
 
 
-def _run_batch(model: Any, batch: list[tuple[_Item, tuple[int, int]]], device: str, tta: str,
-               results: dict, stats: SegmentStats) -> None:
-    """Predict a batch of tiles; on a failure that is not the machine's, retry tile by tile so only
-    the micrograph whose tile fails is rejected."""
+def _run_batch(model: Any, batch: list[tuple[_Item, tuple[int, int]]], batch_size: int, device: str,
+               tta: str, results: dict, stats: SegmentStats) -> None:
+    """Predict a batch of tiles (padded to ``batch_size``: :func:`predict_batch`); on a failure
+    that is not the machine's, retry tile by tile so only the micrograph whose tile fails is
+    rejected."""
     live = [(it, o) for it, o in batch if it.index not in results]
     if not live:
         return
     t0 = time.perf_counter()
     try:
         tiles = np.stack([it.grid.cut(it.image, o) for it, o in live])
-        logits = predict_tile_logits(model, tiles, device, tta)
+        logits = predict_batch(model, tiles, batch_size, device, tta)
     except Exception as exc:
         if is_environment_failure(exc):
             raise
@@ -264,7 +292,7 @@ def _run_batch(model: Any, batch: list[tuple[_Item, tuple[int, int]]], device: s
             return
         log.warning("batch of %d tiles failed (%s); retrying one tile at a time", len(live), _reason(exc))
         for one in live:
-            _run_batch(model, [one], device, tta, results, stats)
+            _run_batch(model, [one], batch_size, device, tta, results, stats)
         return
     stats.model_s += time.perf_counter() - t0
     stats.batch_sizes.append(len(live))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from samcryo_core.errors import InputError
+from samcryo_core.errors import InputError, is_environment_failure
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,8 @@ def _read_mrc(path: str) -> Micrograph:
         except ValueError as exc:
             raise _mrc_value_error(path, exc) from exc
         except OSError as exc:
+            if is_environment_failure(exc):
+                raise
             raise InputError(path, f"cannot read file ({exc.strerror or exc})",
                              "check the file system and permissions") from exc
     for w in caught:
@@ -209,6 +211,8 @@ def _read_tiff(path: str) -> np.ndarray:
     except InputError:
         raise
     except Exception as exc:  # tifffile raises many types for corrupt files
+        if is_environment_failure(exc):
+            raise
         raise InputError(path, f"cannot read TIFF ({type(exc).__name__}: {exc})",
                          "check that the file is a complete, uncompressed or standard TIFF") from exc
     return _to_grey(arr, path)
@@ -224,6 +228,8 @@ def _read_pil(path: str) -> np.ndarray:
                 img = img.convert("RGBA" if "A" in img.mode else "L")
             arr = np.asarray(img)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
+        if is_environment_failure(exc):
+            raise
         raise InputError(path, f"cannot read image ({type(exc).__name__}: {exc})",
                          "check that the file is a complete PNG/JPEG") from exc
     return _to_grey(arr, path)

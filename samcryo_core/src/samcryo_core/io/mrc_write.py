@@ -46,9 +46,25 @@ def write_mrc(
     arr = np.ascontiguousarray(arr, dtype=_DTYPES[key])
     with atomic_path(path) as tmp, mrcfile.new(str(tmp), overwrite=True) as mrc:
         mrc.set_data(arr)
+        _exact_header_stats(mrc, arr)
         if pixel_size_A is not None:
             if np.ndim(pixel_size_A) == 0:
                 px = py = float(pixel_size_A)
             else:
                 px, py = (float(v) for v in pixel_size_A)
             mrc.voxel_size = (px, py, px)
+
+
+def _exact_header_stats(mrc, arr: np.ndarray) -> None:
+    """``dmin``, ``dmax``, ``dmean`` and ``rms`` computed in float64, then stored as float32.
+
+    Why: mrcfile fills them with float32 accumulation, so the mean of a normalized image (about
+    0) can be off by far more than its own size, and ``mrcfile.validate`` (float64 mean, 1 %
+    relative tolerance) calls such a file invalid. For float16 data the RMS is marked "not
+    determined" (negative, as MRC2014 allows): numpy computes a float16 array's deviation in
+    float16, which overflows for a large map, so no stored value could pass the validator.
+    """
+    d = np.asarray(arr, dtype=np.float64)
+    header = mrc.header
+    header.dmin, header.dmax, header.dmean = d.min(), d.max(), d.mean()
+    header.rms = -1.0 if arr.dtype == np.float16 else d.std()

@@ -11,7 +11,7 @@ few blocks so that the whole pipeline can be exercised on a laptop CPU in second
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -53,6 +53,10 @@ class SamVariant:
     #: metadata (the JSON beside a shipped backbone) overrides these defaults.
     particle_px: float = 40.0
     particle_px_range: tuple[float, float] = (20.0, 80.0)
+    #: Prompt options (and learning rate) recommended for this backbone, per prompt type, used
+    #: where the config and the command line leave them unset (:func:`recommended_prompt_config`).
+    #: Empty: the paper's values (the prompt configs' own defaults), made for vit_* on a GPU.
+    prompt_defaults: dict = field(default_factory=dict)
 
     @property
     def official(self) -> bool:
@@ -93,13 +97,33 @@ VARIANTS: dict[str, SamVariant] = {
         prompt_embed_dim=32, decoder_mlp_dim=64, decoder_num_heads=4, iou_head_hidden_dim=32,
         particle_px=20.0, particle_px_range=(10.0, 40.0),
     ),
-    # CPU demo: 32x32 tokens, 128x128 low-res mask, ~2 M parameters.
+    # CPU demo: 32x32 tokens, 128x128 low-res mask, ~2 M parameters. On a CPU the paper's
+    # 48/96-channel head U-Net costs ~10x more per step than the light one, and the paper's
+    # learning rates (head 5e-5) barely move a prompt in a few hundred steps; 1e-3 (finetune
+    # 1e-4) is what docs/demo_backbone.md measured on this backbone.
     "cpu_small": SamVariant(
         "cpu_small", 128, 4, 4, (3,), img_size=512, window_size=8,
         prompt_embed_dim=128, decoder_mlp_dim=512, decoder_num_heads=8, iou_head_hidden_dim=128,
         particle_px=20.0, particle_px_range=(10.0, 36.0),
+        prompt_defaults={
+            "head": {"down_channels": [8, 8, 8], "up_channels": 16, "out_channels": [8], "lr": 1e-3},
+            "prefix": {"lr": 1e-3},
+            "encoder": {"lr": 1e-3},
+            "finetune": {"lr": 1e-4},
+        },
     ),
 }
+
+
+def recommended_prompt_config(variant: str, prompt: str, given: dict | None = None) -> dict:
+    """The prompt options ``samcryo train`` uses: ``given`` over the variant's recommendation.
+
+    Why per variant: one default per config key (``model.prompt_config``: ``{}``, ``train.lr``:
+    null) must serve a CPU user of ``cpu_small`` and a GPU user of ``vit_h``; the backbone says
+    what suits it, as it says its working scale. Keys in ``given`` always win.
+    """
+    base = dict(get_variant(variant).prompt_defaults.get(prompt, {}))
+    return {**base, **(given or {})}
 
 
 def get_variant(name: str) -> SamVariant:

@@ -75,6 +75,7 @@ def run_picking_chunk(
     result: list[dict] = []
     for row in rows:
         if row.get("status") != OK:
+            _forget_picks(out_dir, row.get("micrograph", ""))  # picks of an earlier, accepted run
             result.append(carry_rejected(row, PICKS_MANIFEST_COLUMNS))
             continue
         name = None
@@ -95,13 +96,23 @@ def run_picking_chunk(
                 raise
             log.warning("%s: rejected: %s", row.get("micrograph"), exc)
             if name is not None:
-                stamps.forget(out_dir, name)
+                _forget_picks(out_dir, name)
             result.append(carry_rejected(row, PICKS_MANIFEST_COLUMNS, f"picking failed: {exc}"))
             continue
         out = {c: row.get(c, "") for c in PICKS_MANIFEST_COLUMNS}
         out.update(picks=str(csv_path), n_picks=str(len(picks)), **{STAMP: stamp})
         result.append(out)
     return result
+
+
+def _forget_picks(out_dir: Path, name: str) -> None:
+    """Remove a micrograph's picks CSV and stamp: nothing stands behind them now (it is rejected)."""
+    try:
+        name = safe_name(name)
+    except InputError:
+        return
+    (out_dir / f"{name}.csv").unlink(missing_ok=True)
+    stamps.forget(out_dir, name)
 
 
 def chunk_exit_code(rows: list[dict], result: list[dict]) -> int:

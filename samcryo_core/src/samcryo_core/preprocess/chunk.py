@@ -53,7 +53,9 @@ def _one(row: dict, out_dir: Path, settings: NormalizeSettings, workers: int | N
     mrc_path, json_path = out_dir / f"{name}.mrc", out_dir / f"{name}.json"
     px_text = (row.get("pixel_size_A") or "").strip()
     stamp_settings = {**settings.stamp_dict(), "pixel_size_A": px_text}
-    stamp = stamps.make_stamp(STAGE, stamp_settings, stamps.file_stamp(source))
+    # the ingest stamp (validation of this very file) and the file itself, so a file replaced
+    # after ingest is never taken for the one that was normalized
+    stamp = stamps.make_stamp(STAGE, stamp_settings, row.get(STAMP, ""), stamps.file_stamp(source))
     done = {"micrograph": name, "status": OK, "reason": "", "source": source,
             "normalized": str(mrc_path), "sidecar": str(json_path), STAMP: stamp}
     if stamps.is_current(out_dir, name, stamp, mrc_path, json_path):

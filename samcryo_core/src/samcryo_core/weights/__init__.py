@@ -48,6 +48,34 @@ def resolve_checkpoint(value: str | None) -> str | None:
     return str(WEIGHTS_DIR / name)
 
 
+#: What ``model.checkpoint: null`` (or no ``--checkpoint``) means per variant: the backbone shipped
+#: with samcryo. Variants not listed start from random weights (``tiny``, tests only) or need the
+#: official file (``vit_*``, refused at start-up without one).
+SHIPPED_BACKBONES = {"cpu_small": SHIPPED_PREFIX + CPU_SMALL_BACKBONE.name}
+
+
+def checkpoint_for(value: str | None, variant: str) -> str | None:
+    """The checkpoint file a config or command line means: ``value`` resolved
+    (:func:`resolve_checkpoint`), or the variant's shipped backbone when ``value`` is None.
+
+    Why: a new user who names ``cpu_small`` and no checkpoint must get the pre-trained backbone,
+    not a random one that picks nothing.
+    """
+    if value is None:
+        value = SHIPPED_BACKBONES.get(variant)
+    return resolve_checkpoint(value)
+
+
+def shipped_sha256(path: str | Path | None) -> str | None:
+    """The recorded sha256 of a weights file shipped in this package, else None."""
+    if path is None or Path(path).resolve().parent != WEIGHTS_DIR:
+        return None
+    meta = Path(path).resolve().with_suffix(".json")
+    if not meta.is_file():
+        return None
+    return str(json.loads(meta.read_text(encoding="utf-8")).get("sha256") or "") or None
+
+
 def backbone_metadata(path: str | Path = CPU_SMALL_BACKBONE) -> dict:
     """The JSON record written beside a backbone file by the pre-training export."""
     meta = Path(path).with_suffix(".json")

@@ -1,10 +1,11 @@
 """The workflow's input listing: config ``inputs`` -> sorted sources -> chunks, at parse time.
 
 Snakemake must know every chunk before it builds the DAG, so the listing runs when the Snakefile is
-parsed. It only lists (glob, or read one STAR / cryoSPARC table) and never opens a micrograph:
-10,000 micrographs are listed in well under a second, and bad files are found by the ingest jobs,
-which reject them with a reason instead of stopping the whole run. Duplicate micrograph names stop
-the run here, at start-up (``samcryo_core.ingest.naming.check_unique``).
+parsed. It only lists (glob, or read one STAR / cryoSPARC table) and stats the files; it never
+opens a micrograph: 10,000 micrographs are listed in well under a second, and bad files are found
+by the ingest jobs, which reject them with a reason instead of stopping the whole run. Duplicate
+micrograph names stop the run here, at start-up (``samcryo_core.ingest.naming.check_unique``).
+Chunks keep their micrographs from run to run (:mod:`samcryo_core.workflow.chunks`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 
 from samcryo_core.errors import InputError
 from samcryo_core.ingest.sources import Source, list_sources
-from samcryo_core.workflow.chunks import split_into_chunks
+from samcryo_core.stamps import file_stamp
+from samcryo_core.workflow.chunks import Membership, assign_chunks
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Listing:
 
     sources: list[Source]
     chunks: dict[str, list[Source]]
+    membership: Membership
 
     @property
     def chunk_ids(self) -> list[str]:
@@ -36,9 +39,22 @@ class Listing:
         """Input paths of one chunk, in order (the PATH arguments of ``samcryo ingest``)."""
         return [s.path for s in self.chunks[chunk]]
 
+    def file_stamps(self, chunk: str) -> str:
+        """``size:mtime`` of each input file of one chunk (:func:`samcryo_core.stamps.file_stamp`).
 
-def list_inputs(inputs: dict, chunk_size: int) -> Listing:
-    """List the configured inputs and split them into chunks.
+        A param of the ingest rule: a micrograph file that was replaced, or a copy that completed
+        after the first run saw it truncated, changes it, so Snakemake reruns that chunk's ingest
+        (which redoes only the changed micrograph) and everything downstream of it.
+        """
+        return " ".join(file_stamp(s.path) for s in self.chunks[chunk])
+
+
+def list_inputs(inputs: dict, chunk_size: int, previous: Membership | None = None, *,
+                known_only: bool = False) -> Listing:
+    """List the configured inputs and split them into chunks, keeping ``previous`` memberships.
+
+    ``known_only``: leave out micrographs ``previous`` does not hold (for job processes that
+    re-read the workflow after the main process planned it: see :func:`assign_chunks`).
 
     Raises:
         InputError: nothing matched, an unreadable STAR/cryoSPARC list, or duplicate names.
@@ -50,7 +66,12 @@ def list_inputs(inputs: dict, chunk_size: int) -> Listing:
         project_dir=inputs.get("project_dir"),
     )
     check_exportable(sources, inputs.get("project_dir"))
-    return Listing(sources, split_into_chunks(sources, chunk_size))
+    membership = assign_chunks([s.micrograph for s in sources], chunk_size, previous,
+                               known_only=known_only and previous is not None)
+    by_name = {s.micrograph: s for s in sources}
+    chunks = {cid: [by_name[n] for n in names] for cid, names in membership.chunks.items()}
+    assigned = {n for names in membership.chunks.values() for n in names}
+    return Listing([s for s in sources if s.micrograph in assigned], chunks, membership)
 
 
 def check_exportable(sources: list[Source], project_dir: str | None) -> None:

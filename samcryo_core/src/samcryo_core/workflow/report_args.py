@@ -32,15 +32,22 @@ def report_compare(config: dict, prompt_dir: str, has_truth: bool) -> dict[str, 
 
 
 def report_evaluation_args(config: dict, prompt_dir: str, has_truth: bool) -> str:
-    """This run's evaluation files and the truth to draw on overlays (only with truth)."""
+    """This run's evaluation files and the truth to draw on overlays (only with truth).
+
+    The truth is read as the evaluation reads it (``evaluate.truth_format``, ``evaluate.flip_y``),
+    so the crosses on an overlay are the particles precision and recall were computed against.
+    """
     if not has_truth:
         return ""
     ev = os.path.join(prompt_dir, "evaluation")
-    return " ".join([
+    evaluate = config["evaluate"]
+    return " ".join(filter(None, [
         "--evaluation-json", shlex.quote(os.path.join(ev, "overall.json")),
         "--evaluation-csv", shlex.quote(os.path.join(ev, "per_micrograph.csv")),
-        "--truth-dir", shlex.quote(str(config["evaluate"]["truth_dir"])),
-    ])
+        "--truth-dir", shlex.quote(str(evaluate["truth_dir"])),
+        "--truth-format", shlex.quote(str(evaluate["truth_format"])),
+        "--truth-flip-y" if evaluate["flip_y"] else "",
+    ]))
 
 
 def report_extra_args(config: dict, prompt_dir: str, uses_sam: bool) -> str:

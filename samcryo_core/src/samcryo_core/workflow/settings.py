@@ -1,9 +1,10 @@
 """Start-up checks and derived names of the Snakemake workflow, kept out of the Snakefile.
 
-The JSON schema (``schemas/config.schema.yaml``) catches mistyped keys, wrong types and values out
-of range. What a schema cannot say -- a file named in the config does not exist, ``vit_*`` needs a
-checkpoint, a trained prompt needs a training set -- is checked here, *before* any job runs, so a
-facility finds a config mistake in the first second instead of after an hour of normalization.
+The JSON schema (``samcryo_core/workflow/config.schema.yaml``) catches mistyped keys, wrong types
+and values out of range. What a schema cannot say -- a file named in the config does not exist,
+``vit_*`` needs a checkpoint, a trained prompt needs a training set -- is checked here, *before*
+any job runs, so a facility finds a config mistake in the first second instead of after an hour of
+normalization.
 Every problem is a :class:`~samcryo_core.errors.ConfigError` naming the key.
 
 The derived names (``PROMPT_DIR``, ``NORM_DIR`` ...) are the results layout of
@@ -40,7 +41,7 @@ class InvalidConfigError(ConfigError):
         super().__init__(key, problem, fix)
         self.problems = problems
         lines = [f"  config key '{k}': {p}. Fix: {f}" for k, p, f in problems]
-        Exception.__init__(self, "invalid configuration (see schemas/config.schema.yaml):\n"
+        Exception.__init__(self, "invalid configuration (see samcryo_core/workflow/config.schema.yaml):\n"
                            + "\n".join(lines))
 
 
@@ -62,9 +63,10 @@ def schema_problems(errors: Iterable) -> list[tuple[str, str, str]]:
         if err.validator == "required":
             missing = str(err.message).split("'")[1] if "'" in str(err.message) else ""
             full = f"{where}.{missing}" if where and missing else (missing or where)
-            out.append((full, "missing", "add it (see the commented config.yaml)"))
+            out.append((full, "missing", "add it (see the commented config/config.yaml)"))
             continue
-        out.append((where or "<top level>", _message(err), "see the comment of this key in config.yaml"))
+        out.append((where or "<top level>", _message(err),
+                    "see this key's description in the schema or its comment in config/demo.yaml"))
     return sorted(out)
 
 
@@ -79,6 +81,24 @@ def _message(err) -> str:
         return specific[0].message
     description = err.schema.get("description")
     return f"{err.instance!r} has the wrong type" + (f" (expected: {description})" if description else "")
+
+
+def require_config(config: dict) -> None:
+    """Stop at start-up when no config was given (the workflow has no default config file).
+
+    Why no default: a default file would be merged under the user's ``--configfile``, so keys the
+    user left out would silently take the demo's values (its checkpoint checksum, its truth
+    folder, 8x test-time augmentation) instead of the schema's defaults.
+
+    Raises:
+        ConfigError: ``inputs`` is not set (no ``--configfile``, or one without it).
+    """
+    if not config or "inputs" not in config:
+        given = f" (only {', '.join(sorted(config))} given)" if config else ""
+        raise ConfigError(
+            "inputs", f"no micrographs configured{given}: samcryo has no default config",
+            "pass your config with --configfile my_config.yaml (start from config/config.yaml), "
+            "or run the demo: scripts/run_demo.sh (--configfile config/demo.yaml)")
 
 
 def validate_schema(config: dict, schema: dict) -> None:
@@ -143,18 +163,21 @@ def check_config(config: dict) -> Layout:
 
     ``model.checkpoint: samcryo:<file>`` (a weights file shipped inside samcryo_core, such as the
     demo's backbone) is replaced by its absolute path here, so the rules see a real path whatever
-    the working directory.
+    the working directory; ``null`` becomes the variant's shipped backbone (``cpu_small``), and a
+    shipped file's recorded sha256 fills ``model.sha256`` when that is null.
 
     Raises:
         ConfigError: naming the first offending key.
     """
     from samcryo_core.model.scale import working_scale
     from samcryo_core.preprocess.scale import check_range
-    from samcryo_core.weights import resolve_checkpoint
+    from samcryo_core.weights import checkpoint_for, shipped_sha256
 
-    config["model"]["checkpoint"] = resolve_checkpoint(config["model"].get("checkpoint"))
     prompt = config["prompt"]
     variant = config["model"]["variant"]
+    config["model"]["checkpoint"] = checkpoint_for(config["model"].get("checkpoint"), variant)
+    if not config["model"].get("sha256"):
+        config["model"]["sha256"] = shipped_sha256(config["model"]["checkpoint"])
     uses_sam = prompt != "log"
     trains_here = prompt in TRAINED_PROMPTS and not config.get("prompt_file")
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from samcryo_core.errors import ConfigError
 from samcryo_core.model.prompts.base import Prompt, PromptConfig
+from samcryo_core.model.registry import VARIANTS
 
 
 @dataclass
@@ -48,8 +49,10 @@ class HeadConfig(PromptConfig):
 
 #: A light U-Net for the CPU demo (``cpu_small``): the paper's 48/96-channel U-Net runs at full
 #: image resolution and costs ~2 s per 512x512 forward on one CPU thread, this one ~0.2 s
-#: (benchmarks/results/model_params.json). Not the paper's configuration.
-CPU_DEMO_HEAD_CONFIG: dict = {"down_channels": [8, 8, 8], "up_channels": 16, "out_channels": [8]}
+#: (benchmarks/results/model_params.json). Not the paper's configuration; ``cpu_small``
+#: recommends it (its ``prompt_defaults`` in :mod:`samcryo_core.model.registry`, the one home).
+CPU_DEMO_HEAD_CONFIG: dict = {k: v for k, v in VARIANTS["cpu_small"].prompt_defaults["head"].items()
+                              if k != "lr"}
 
 
 def _conv(cin: int, cout: int, slope: float) -> nn.Sequential:
