@@ -44,8 +44,9 @@ def test_relion_and_box_folders_hold_exactly_the_exported_micrographs(tmp_path):
     # b left the inputs, c is rejected now: only a remains exported
     write_relion(_items(proj, ["a"]), relion, project_dir=proj)
     write_boxes(_items(proj, ["a"]), box, 64)
+    # the job folder's own coords_suffix_autopick.star (a RELION job file) stays
     assert sorted(p.name for p in relion.rglob("*_autopick.star") if not p.name.startswith(".")) == [
-        "a_autopick.star"]
+        "a_autopick.star", "coords_suffix_autopick.star"]
     assert sorted(p.name for p in box.iterdir()) == ["a.box"]
     assert (relion / "Movies" / "notes.txt").is_file() and hidden.is_file()
     assert (relion / "autopick.star").read_text().count("_autopick.star") == 1
