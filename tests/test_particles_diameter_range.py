@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 from test_particles_extraction import discs, square_mapping
-from test_workflow_support import REPO
+from workflow_support import REPO
 
 from samcryo_core.errors import ConfigError
 from samcryo_core.particles.diameter import as_diameter, describe, diameter_bounds, scale_diameter

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_workflow_support import REPO, SNAKEFILE, env
+from workflow_support import REPO, SNAKEFILE, env
 
 from samcryo_core.cli import main
 from samcryo_core.cli.install_profile import install, user_profile_dir

@@ -24,7 +24,7 @@ from reliability_helpers import (
     targets,
     write_config,
 )
-from test_workflow_support import job_counts
+from workflow_support import job_counts
 
 from samcryo_core.manifest import read_manifest
 

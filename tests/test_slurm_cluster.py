@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from test_workflow_support import REPO, make_dataset, snakemake
+from workflow_support import REPO, make_dataset, snakemake
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 

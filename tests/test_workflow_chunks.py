@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+from workflow_support import job_counts
+
+from samcryo_core.errors import ConfigError
 from samcryo_core.workflow.chunks import (
     Membership,
     assign_chunks,
+    chunk_id,
     read_membership,
     split_into_chunks,
     write_membership,
@@ -65,3 +70,35 @@ def test_membership_round_trips_and_a_broken_record_means_a_fresh_split(tmp_path
     path.write_text("{not json")
     assert read_membership(path) is None
     assert read_membership(tmp_path / "missing.json") is None
+
+
+# ---- chunk ids and the job-count parser of the workflow tests --------------------------------
+
+def test_chunks_are_consecutive_and_cover_everything():
+    items = [f"m{i:03d}" for i in range(10)]
+    chunks = split_into_chunks(items, 4)
+    assert list(chunks) == ["chunk0000", "chunk0001", "chunk0002"]
+    assert [len(v) for v in chunks.values()] == [4, 4, 2]
+    assert sum(chunks.values(), []) == items
+
+
+def test_chunk_ids_widen_for_large_datasets_and_sort_like_indices():
+    ids = [chunk_id(i, 12000) for i in (0, 9, 10, 11999)]
+    assert ids == ["chunk00000", "chunk00009", "chunk00010", "chunk11999"]
+    assert ids == sorted(ids)
+
+
+def test_empty_list_gives_no_chunks_and_bad_size_names_the_key():
+    assert split_into_chunks([], 5) == {}
+    with pytest.raises(ConfigError) as exc:
+        split_into_chunks(["a"], 0)
+    assert exc.value.key == "chunk_size"
+
+
+def test_job_counts_parses_the_job_stats_table():
+    text = ("Job stats:\njob          count\n---------  -------\ningest           2\n"
+            "normalize        2\ntotal            4\n\nReasons:\n")
+    assert job_counts(text) == {"ingest": 2, "normalize": 2}
+
+
+# ---- unit tests of the stale-output invalidation used by the segment rule ---------------------

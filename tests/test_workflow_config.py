@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_workflow_support import REPO, job_counts, snakemake
+from workflow_support import REPO, job_counts, snakemake
 
 from samcryo_core.errors import ConfigError
 from samcryo_core.workflow.schema import SCHEMA_PATH, load_schema
@@ -332,7 +332,7 @@ def test_a_minimal_user_config_in_the_repository_takes_nothing_from_the_demo(tmp
 
     import subprocess
 
-    from test_workflow_support import env
+    from workflow_support import env
 
     proc = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-n", "-p", "--configfile",
                            "my.yaml"], cwd=repo, capture_output=True, text=True, timeout=300, env=env())

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_workflow_support import REPO
+from workflow_support import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import shutil
 import pandas as pd
 import pytest
 import starfile
-from test_workflow_support import TEST_CONFIG, job_counts, make_dataset, snakemake
+from workflow_support import TEST_CONFIG, job_counts, make_dataset, snakemake
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the workflow, profile and SLURM tests, plus unit tests of the chunking.
+"""Helpers shared by the workflow, profile and SLURM tests (a library, not a test module).
 
 The helpers build a small simulated dataset (``samcryo simulate``: a few labelled micrographs and
 a few unseen ones with truth, plus one corrupt file) and run Snakemake on it in a temporary
@@ -12,11 +12,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
-
-from samcryo_core.errors import ConfigError
-from samcryo_core.workflow.chunks import chunk_id, split_into_chunks
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
@@ -79,35 +74,3 @@ def job_counts(output: str) -> dict[str, int]:
         if m.group(1) != "total":
             counts[m.group(1)] = int(m.group(2))
     return counts
-
-
-# ---- unit tests of the chunking -------------------------------------------------------------
-
-def test_chunks_are_consecutive_and_cover_everything():
-    items = [f"m{i:03d}" for i in range(10)]
-    chunks = split_into_chunks(items, 4)
-    assert list(chunks) == ["chunk0000", "chunk0001", "chunk0002"]
-    assert [len(v) for v in chunks.values()] == [4, 4, 2]
-    assert sum(chunks.values(), []) == items
-
-
-def test_chunk_ids_widen_for_large_datasets_and_sort_like_indices():
-    ids = [chunk_id(i, 12000) for i in (0, 9, 10, 11999)]
-    assert ids == ["chunk00000", "chunk00009", "chunk00010", "chunk11999"]
-    assert ids == sorted(ids)
-
-
-def test_empty_list_gives_no_chunks_and_bad_size_names_the_key():
-    assert split_into_chunks([], 5) == {}
-    with pytest.raises(ConfigError) as exc:
-        split_into_chunks(["a"], 0)
-    assert exc.value.key == "chunk_size"
-
-
-def test_job_counts_parses_the_job_stats_table():
-    text = ("Job stats:\njob          count\n---------  -------\ningest           2\n"
-            "normalize        2\ntotal            4\n\nReasons:\n")
-    assert job_counts(text) == {"ingest": 2, "normalize": 2}
-
-
-# ---- unit tests of the stale-output invalidation used by the segment rule ---------------------
