@@ -42,6 +42,7 @@ else
     run train_infer "$PY" benchmarks/bench_train_infer.py
     run dag "$PY" benchmarks/bench_dag.py
     [[ -f benchmarks/bench_load.py ]] && run load "$PY" benchmarks/bench_load.py
+    run live "$PY" benchmarks/bench_live.py --label after
     [[ -f benchmarks/bench_pretraining_gain.py ]] && run pretraining_gain "$PY" benchmarks/bench_pretraining_gain.py
 fi
 echo "results: benchmarks/results/ ($failures failed)"

@@ -114,10 +114,11 @@ def test_normalize_usage_errors(tmp_path):
         main([*base, "--particle-px", "12"])  # the diameter is required
 
 
-def test_environment_failure_fails_the_job_instead_of_rejecting(tmp_path, monkeypatch):
+def test_environment_failure_fails_the_job_instead_of_rejecting(tmp_path, monkeypatch, capsys):
     import errno
 
     import samcryo_core.io.mrc_write as mrc_write
+    from samcryo_core.errors import EXIT_ENVIRONMENT
 
     a = write_test_mrc(tmp_path / "a.mrc", noise_image((40, 40)), voxel_size=1.0)
     chunk = _ingest(tmp_path, [str(a)])
@@ -126,9 +127,10 @@ def test_environment_failure_fails_the_job_instead_of_rejecting(tmp_path, monkey
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(mrc_write, "write_mrc", disk_full)
-    with pytest.raises(OSError, match="No space left"):
-        main(["normalize", "--manifest", str(chunk), "--out-dir", str(tmp_path / "n"),
-              "--out", str(tmp_path / "o.tsv"), *SCALE])
+    # exit 75 (EX_TEMPFAIL) with a one-line message, not a rejection (docs/reliability.md section 8)
+    assert main(["normalize", "--manifest", str(chunk), "--out-dir", str(tmp_path / "n"),
+                 "--out", str(tmp_path / "o.tsv"), *SCALE]) == EXIT_ENVIRONMENT
+    assert "No space left on device" in capsys.readouterr().err
     assert not (tmp_path / "o.tsv").exists()  # no manifest claims the micrograph is bad
 
 

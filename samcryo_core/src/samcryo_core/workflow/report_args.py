@@ -40,14 +40,26 @@ def report_evaluation_args(config: dict, prompt_dir: str, has_truth: bool) -> st
     if not has_truth:
         return ""
     ev = os.path.join(prompt_dir, "evaluation")
-    evaluate = config["evaluate"]
     return " ".join(filter(None, [
         "--evaluation-json", shlex.quote(os.path.join(ev, "overall.json")),
         "--evaluation-csv", shlex.quote(os.path.join(ev, "per_micrograph.csv")),
-        "--truth-dir", shlex.quote(str(evaluate["truth_dir"])),
-        "--truth-format", shlex.quote(str(evaluate["truth_format"])),
-        "--truth-flip-y" if evaluate["flip_y"] else "",
+        "--truth-dir", shlex.quote(str(config["evaluate"]["truth_dir"])),
+        "--truth-format", shlex.quote(str(_setting(config, "evaluate.truth_format"))),
+        "--truth-flip-y" if _setting(config, "evaluate.flip_y") else "",
     ]))
+
+
+def _setting(config: dict, key: str):
+    """``config``'s value of a dotted key, or the schema's default (a config Snakemake's
+    ``validate`` has not filled in, as a rule file's own tests build)."""
+    from samcryo_core.workflow.schema import default
+
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default(key)
+        node = node[part]
+    return node
 
 
 def report_extra_args(config: dict, prompt_dir: str, uses_sam: bool) -> str:
