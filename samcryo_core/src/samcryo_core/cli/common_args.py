@@ -62,3 +62,17 @@ def config_option(parser, *flags: str, key: str, inverted: bool = False, **kwarg
     action.config_key = key
     action.config_inverted = inverted
     return action
+
+
+def add_input_list_arguments(parser) -> None:
+    """Where micrographs and their pixel sizes are listed (``inputs.*``): shared by ``ingest`` and
+    ``pick`` so both read the same lists the same way."""
+    config_option(parser, "--micrographs-star", key="inputs.micrographs_star",
+                  help="RELION micrographs STAR file (paths, pixel sizes)")
+    config_option(parser, "--cryosparc-csv", key="inputs.cryosparc_csv",
+                  help="cryoSPARC exposure list (CSV export or .cs)")
+    config_option(parser, "--project-dir", key="inputs.project_dir",
+                  help="RELION/cryoSPARC project folder that listed (and exported) paths are relative "
+                       "to (default: current folder)")
+    config_option(parser, "--pixel-size", key="inputs.pixel_size_A", type=float, metavar="A",
+                  help="pixel size in Angstrom of micrographs whose header and list have none")

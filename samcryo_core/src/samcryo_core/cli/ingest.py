@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from samcryo_core.cli.common_args import config_option
+    from samcryo_core.cli.common_args import add_input_list_arguments, config_option
 
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="micrograph files of this chunk (or chunk manifests with --merge-rejections)")
@@ -35,15 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", metavar="DIR",
                         help="keep each micrograph's outcome here, so unchanged files are not read "
                         "again (default: validate every file)")
-    config_option(parser, "--micrographs-star", key="inputs.micrographs_star",
-                  help="RELION micrographs STAR file (pixel sizes, paths)")
-    config_option(parser, "--cryosparc-csv", key="inputs.cryosparc_csv",
-                  help="cryoSPARC exposure list (CSV export or .cs)")
-    config_option(parser, "--project-dir", key="inputs.project_dir",
-                  help="RELION/cryoSPARC project directory that listed paths are relative to "
-                       "(default: current directory)")
-    config_option(parser, "--pixel-size", key="inputs.pixel_size_A", type=float, metavar="A",
-                  help="configured pixel size in Angstrom (used when header and lists have none)")
+    add_input_list_arguments(parser)
     config_option(parser, "--min-size", key="inputs.min_size", type=int, metavar="N",
                   help="smallest accepted height/width in pixels (default %(default)s)")
     parser.add_argument("--rejections", metavar="REJ.tsv",

@@ -22,7 +22,7 @@ from samcryo_core.cli.common_args import add_diameter_argument
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options that mirror config keys take their defaults from the schema (one default per key)."""
-    from samcryo_core.cli.common_args import config_option
+    from samcryo_core.cli.common_args import add_input_list_arguments, config_option
 
     config_option(parser, "--prompt-file", key="prompt_file", help="prompt trained by 'samcryo train'")
     parser.add_argument("--picker", choices=("sam", "log"), default="sam",
@@ -30,15 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_diameter_argument(parser, required=True)
     parser.add_argument("--micrographs", nargs="*", default=[], metavar="PATH",
                         help="micrograph files or quoted globs ('Movies/*.mrc'; ** recurses)")
-    config_option(parser, "--micrographs-star", key="inputs.micrographs_star",
-                  help="RELION micrographs STAR file (paths, pixel sizes)")
-    config_option(parser, "--cryosparc-csv", key="inputs.cryosparc_csv",
-                  help="cryoSPARC exposure list (CSV export or .cs)")
-    config_option(parser, "--project-dir", key="inputs.project_dir",
-                  help="RELION/cryoSPARC project folder the listed and exported paths are relative "
-                       "to (default: current folder)")
-    config_option(parser, "--pixel-size", key="inputs.pixel_size_A", type=float, metavar="A",
-                  help="pixel size in Angstrom of micrographs whose header and list have none")
+    add_input_list_arguments(parser)
     config_option(parser, "--checkpoint", key="model.checkpoint",
                   help="base SAM checkpoint the prompt was trained on (default: the shipped "
                        "cpu_small backbone, found by itself)")

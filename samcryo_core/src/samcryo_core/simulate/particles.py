@@ -47,18 +47,11 @@ class ParticleType:
     family: str = "blob"
 
 
-def make_blob_density(
-    rng: np.random.Generator,
-    diameter_A: float,
-    *,
-    n_domains: tuple[int, int] = (4, 9),
-    n_details: tuple[int, int] = (40, 100),
-    flatten: float = 1.0,
-    density: float = 1.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_blob_density(rng: np.random.Generator, diameter_A: float,
+                      **options) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Random compact density of ``diameter_A`` (the ``blob`` family): ``(centres_A, sigmas_A,
-    masses)``; see :func:`samcryo_core.simulate.shapes.blob`."""
-    return blob(rng, diameter_A, n_domains=n_domains, n_details=n_details, flatten=flatten, density=density)
+    masses)``; ``options`` and their defaults are :func:`samcryo_core.simulate.shapes.blob`'s."""
+    return blob(rng, diameter_A, **options)
 
 
 def make_particle_type(diameter_A: float, seed: int, class_id: int = 1, family: str = "blob") -> ParticleType:
