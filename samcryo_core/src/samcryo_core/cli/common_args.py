@@ -76,3 +76,12 @@ def add_input_list_arguments(parser) -> None:
                        "to (default: current folder)")
     config_option(parser, "--pixel-size", key="inputs.pixel_size_A", type=float, metavar="A",
                   help="pixel size in Angstrom of micrographs whose header and list have none")
+
+
+def add_picking_chunk_arguments(parser, manifest_help: str) -> None:
+    """The chunk in and out of a picker (``extract``, ``pick-log``): manifest, picks folder, picks
+    manifest and the particle diameter."""
+    parser.add_argument("--manifest", required=True, help=manifest_help)
+    parser.add_argument("--out-dir", required=True, help="folder for <micrograph>.csv picks")
+    parser.add_argument("--out", required=True, help="picks chunk manifest to write (TSV)")
+    add_diameter_arguments(parser)

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import argparse
 
-from samcryo_core.cli.common_args import add_diameter_arguments, config_option
+from samcryo_core.cli.common_args import add_picking_chunk_arguments, config_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--manifest", required=True, help="segment chunk manifest (TSV)")
-    parser.add_argument("--out-dir", required=True, help="folder for <micrograph>.csv picks")
-    parser.add_argument("--out", required=True, help="picks chunk manifest to write (TSV)")
-    add_diameter_arguments(parser)
+    add_picking_chunk_arguments(parser, "segment chunk manifest (TSV)")
     config_option(parser, "--floor", key="extract.floor", type=float,
                   help="probability floor of candidates; the threshold is applied at export "
                   "(default %(default)s)")

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import argparse
 
-from samcryo_core.cli.common_args import add_diameter_arguments, config_option
+from samcryo_core.cli.common_args import add_picking_chunk_arguments, config_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--manifest", required=True, help="normalize chunk manifest (TSV)")
-    parser.add_argument("--out-dir", required=True, help="folder for <micrograph>.csv picks")
-    parser.add_argument("--out", required=True, help="picks chunk manifest to write (TSV)")
-    add_diameter_arguments(parser)
+    add_picking_chunk_arguments(parser, "normalize chunk manifest (TSV)")
     config_option(parser, "--threshold-sd", key="pick_log.threshold_sd", type=float,
                   help="minimum LoG response in standard deviations (default %(default)s)")
     config_option(parser, "--diameter-range-fraction", key="pick_log.diameter_range_fraction", type=float,
