@@ -258,7 +258,7 @@ def _model_scale_picks(mic, name: str, templates: list[tuple[np.ndarray, int]], 
     from samcryo_core.preprocess.normalize import normalize_micrograph
 
     p = mic.params
-    diameter_A = as_diameter([min(p.diameters_A), max(p.diameters_A)])  # as config.yaml gives it
+    diameter_A = as_diameter([min(p.diameters_A), max(p.diameters_A)])  # as a config gives it
     img, mapping = normalize_micrograph(
         mic.image, name=name, source=name, pixel_size_A=p.pixel_size_A, diameter_A=diameter_A,
         particle_px=typical_diameter(diameter_A) / p.pixel_size_A / bin_factor)

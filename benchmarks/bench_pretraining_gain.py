@@ -11,7 +11,7 @@ trainable prompt. This benchmark runs the same few-shot recipe on
 for each prompt type asked for (``none`` = zero-shot, no training), on demo-like data: the demo's
 protein (160 A, simulator ``type_seed`` 0, which pre-training never saw), 4 A/px, 1024 x 1024,
 SNR 0.01 (the simulator's default), junk on. Every micrograph is binned to the backbone's working
-scale (the sample's [smallest, largest] diameter, as ``config.yaml`` gives it). Labelled
+scale (the sample's [smallest, largest] diameter, as a config gives it). Labelled
 micrographs go through the training code path (``load_example`` -> ``split_train_val`` ->
 ``TileDataset`` -> ``train_prompt``, budget in epochs: ``common.train_epochs``), unseen
 micrographs through ``normalize_micrograph`` -> ``probability_map`` (tiled) ->
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/pretraining_gain.json")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    # Extraction's expected size, as config.yaml gives it: the sample's [smallest, largest] at 4 A/px.
+    # Extraction's expected size, as a config gives it: the sample's [smallest, largest] at 4 A/px.
     from samcryo_core.particles.diameter import as_diameter, scale_diameter
 
     args.diameter_A = as_diameter([min(args.diameters_A), max(args.diameters_A)])

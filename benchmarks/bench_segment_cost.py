@@ -49,7 +49,8 @@ def _env(repo: Path) -> dict:
 def normalized_manifest(repo: Path, workdir: Path, images: Path, px: float) -> Path:
     """Run the checkout's workflow up to its normalized chunk manifest; return that manifest."""
     workdir.mkdir(parents=True, exist_ok=True)
-    cfg = yaml.safe_load((repo / "config.yaml").read_text())
+    demo = repo / "config" / "demo.yaml"  # config.yaml in checkouts before the user/demo split
+    cfg = yaml.safe_load((demo if demo.is_file() else repo / "config.yaml").read_text())
     cfg["inputs"].update({"glob": str(images / "*.mrc"), "project_dir": str(images.parent)})
     cfg["particle"]["diameter_A"] = list(bench_scale.DIAMETER_RANGE_A)
     cfg["prompt"] = "none"

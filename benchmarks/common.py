@@ -11,7 +11,7 @@ the code ``samcryo evaluate`` runs) for every picker alike: one-to-one Hungarian
 of merit (picks pooled over micrographs); the best F1 any FOM threshold reaches ("oracle" F1, fair
 to pickers whose default threshold is badly calibrated on a data set); and the papers' pixel Dice
 of filled circles at 256 x 256. The operating points are the workflow's own
-(:func:`operating_point`: ``export.threshold`` of ``config.yaml`` for samcryo's candidates).
+(:func:`operating_point`: the schema's ``export.threshold`` for samcryo's candidates).
 
 Micrographs are binned to the backbone's working scale (:func:`working_scale`,
 :func:`normalize_file`), as ``samcryo normalize`` does, and segmented tile by tile.
@@ -384,13 +384,13 @@ def train_epochs(model, train: list, val: list, *, epochs: int | None, out_path:
 
 
 def operating_point(picker: str) -> float:
-    """The FOM threshold the workflow exports ``picker``'s picks at (``config.yaml``'s defaults:
-    ``export.threshold`` for samcryo, the FOM of ``pick_log.threshold_sd`` for LoG)."""
-    import yaml
-
+    """The FOM threshold the workflow exports ``picker``'s picks at with the schema's defaults:
+    ``export.threshold`` for samcryo, the FOM of ``pick_log.threshold_sd`` for LoG."""
+    from samcryo_core.cli.common_args import config_default
     from samcryo_core.workflow.settings import fom_threshold
 
-    config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    config = {"export": {"threshold": config_default("export.threshold")},
+              "pick_log": {"threshold_sd": config_default("pick_log.threshold_sd")}}
     return fom_threshold(config, uses_sam=picker != "log")
 
 
