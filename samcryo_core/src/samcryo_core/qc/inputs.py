@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from samcryo_core.errors import InputError
+from samcryo_core.frame import FrameMapping
 from samcryo_core.manifest import OK, REJECTED, read_manifest
 from samcryo_core.particles.picks_io import PICKS_COLUMNS, read_picks
 
@@ -47,7 +48,8 @@ class MicrographRecord:
         normalized: path of the normalized MRC (normalized frame), or empty.
         sidecar: path of the FrameMapping JSON, or empty.
         picks: path of the picks CSV (original frame + normalized columns), or empty.
-        pixel_size_A: the micrograph's own pixel size (from its frame sidecar), or None.
+        mapping: its frame sidecar, read once when the picks are loaded (None when unreadable):
+            the micrograph's own pixel size and working scale for the report.
     """
 
     name: str
@@ -58,7 +60,12 @@ class MicrographRecord:
     normalized: str = ""
     sidecar: str = ""
     picks: str = ""
-    pixel_size_A: float | None = None
+    mapping: FrameMapping | None = None
+
+    @property
+    def pixel_size_A(self) -> float | None:
+        """The micrograph's own pixel size (from its frame sidecar), or None."""
+        return None if self.mapping is None else self.mapping.pixel_size_A
 
     def reject(self, stage: str, reason: str) -> None:
         """Mark rejected, keeping the earliest stage's reason (stages are applied in order)."""
@@ -135,14 +142,12 @@ def _read_manifest_checked(path: str | Path, needed: Sequence[str]) -> list[dict
     return rows
 
 
-def _pixel_size(sidecar: str) -> float | None:
-    """A micrograph's pixel size from its frame sidecar (None when there is none to read)."""
-    from samcryo_core.frame import FrameMapping
-
+def _read_mapping(sidecar: str) -> FrameMapping | None:
+    """A micrograph's frame sidecar (None when there is none to read)."""
     if not sidecar or not Path(sidecar).is_file():
         return None
     try:
-        return FrameMapping.read(sidecar).pixel_size_A
+        return FrameMapping.read(sidecar)
     except (ValueError, KeyError, OSError):
         return None
 
@@ -255,7 +260,7 @@ def load_dataset(
         if not rec.picks:
             rec.reject("picks", "no picks file in the picks manifest")
             continue
-        rec.pixel_size_A = _pixel_size(rec.sidecar)
+        rec.mapping = _read_mapping(rec.sidecar)
         df = read_picks(rec.picks)[list(PICKS_COLUMNS)]
         df.insert(0, "micrograph", rec.name)
         df["pixel_size_A"] = np.nan if rec.pixel_size_A is None else rec.pixel_size_A

@@ -129,20 +129,16 @@ def _pixel_sizes(ds: QcDataset) -> list[float]:
 
 
 def working_scale_summary(ds: QcDataset, tile_px: int | None = None) -> WorkingScaleSummary | None:
-    """The working scale and binning factors, from the accepted micrographs' sidecars."""
+    """The working scale and binning factors, from the accepted micrographs' sidecars (read once,
+    by :func:`samcryo_core.qc.inputs.load_dataset`)."""
     from samcryo_core.preprocess.scale import range_at_scale
 
-    factors, first = [], None
-    for r in ds.accepted:
-        if not (r.sidecar and Path(r.sidecar).is_file()):
-            continue
-        mapping = FrameMapping.read(r.sidecar)
-        if "particle_px" not in mapping.extra or "diameter_A" not in mapping.extra:
-            continue
-        factors.append(float(mapping.mean_scale))
-        first = first or mapping
-    if first is None:
+    mappings = [r.mapping for r in ds.accepted
+                if r.mapping is not None and {"particle_px", "diameter_A"} <= set(r.mapping.extra)]
+    if not mappings:
         return None
+    first = mappings[0]
+    factors = [float(m.mean_scale) for m in mappings]
     particle_px = float(first.extra["particle_px"])
     diameter = tuple(float(d) for d in first.extra["diameter_A"])
     diameter = (diameter[0], diameter[-1])
