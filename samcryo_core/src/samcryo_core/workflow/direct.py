@@ -77,15 +77,15 @@ def prompt_base(prompt_file: str | Path, checkpoint: str | None = None,
             ``checkpoint`` was given.
     """
     from samcryo_core.model.prompt_file import RANDOM_INIT, read_prompt_file
-    from samcryo_core.weights import CPU_SMALL_BACKBONE, backbone_metadata, resolve_checkpoint
+    from samcryo_core.weights import checkpoint_for, resolve_checkpoint, shipped_sha256
 
     checkpoint = resolve_checkpoint(checkpoint)
     _, meta = read_prompt_file(prompt_file)
     base = str(meta.get("base_sha256") or "")
     if checkpoint is None and base != RANDOM_INIT:
-        shipped = backbone_metadata() if CPU_SMALL_BACKBONE.is_file() else {}
-        if shipped.get("sha256") == base:
-            checkpoint, sha256 = str(CPU_SMALL_BACKBONE), base
+        shipped = checkpoint_for(None, str(meta["variant"]))  # the variant's shipped backbone, if any
+        if shipped is not None and Path(shipped).is_file() and shipped_sha256(shipped) == base:
+            checkpoint, sha256 = shipped, base
         else:
             raise ConfigError("--checkpoint", f"the prompt was trained on {meta.get('base_checkpoint')} "
                               f"(sha256 {base})", "pass that SAM checkpoint with --checkpoint")
