@@ -13,12 +13,7 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--picks-manifests", nargs="+", required=True, metavar="CHUNK.tsv",
                         help="picks chunk manifests from 'samcryo extract' or 'samcryo pick-log'")
-    add_output_arguments(parser)
-
-
-def add_output_arguments(parser: argparse.ArgumentParser) -> None:
-    """The export options (shared with ``samcryo pick``); defaults from the config schema."""
-    from samcryo_core.cli.common_args import config_option
+    from samcryo_core.cli.common_args import config_option  # defaults from the config schema
 
     parser.add_argument("--relion-dir",
                         help="folder for RELION _autopick.star files and autopick.star; a job folder "
@@ -55,20 +50,18 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
                         help="summary TSV (default: <relion-dir>/export_summary.tsv with --relion-dir)")
 
 
-def options(args: argparse.Namespace, **overrides):
+def options(args: argparse.Namespace):
     """:class:`~samcryo_core.export.run.ExportOptions` from the parsed export arguments."""
     from samcryo_core.export.run import ExportOptions
 
-    values = dict(
+    return ExportOptions(
         relion_dir=args.relion_dir, project_dir=args.project_dir or ".", relion_version=args.relion_version,
         keep_job_prefix=args.keep_job_prefix, micrographs_star=args.micrographs_star,
         cryosparc_star=args.cryosparc_star, cryosparc_cs=args.cryosparc_cs,
         cryosparc_basename=args.cryosparc_basename, cryosparc_exposures=args.cryosparc_exposures,
         box_dir=args.box_dir, box_size=args.box_size, min_fom=args.min_fom, summary=args.summary,
-        remove_stale_picks=getattr(args, "remove_stale_picks", False),
+        remove_stale_picks=args.remove_stale_picks,
     )
-    values.update(overrides)
-    return ExportOptions(**values)
 
 
 def run(args: argparse.Namespace) -> int:
