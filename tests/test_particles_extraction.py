@@ -284,3 +284,31 @@ def test_any_frame_maps_whole_pixel_centres_exactly(H, W, seed):
     np.testing.assert_allclose(picks["x"], want_x, rtol=0, atol=1e-9)
     np.testing.assert_allclose(picks["y"], want_y, rtol=0, atol=1e-9)
     assert picks["x"].between(-0.5, W - 0.5).all() and picks["y"].between(-0.5, H - 0.5).all()
+
+
+def test_a_dim_particle_leaning_on_a_bright_one_gets_its_own_pick():
+    """Real maps: a 0.65 plateau touching a saturated neighbour (centres 0.8 diameters apart).
+    The merged core's distance transform peaks at the bright disc only; the residual seeding
+    must still give the dim particle its own pick, with its own (lower) figure of merit."""
+    m = square_mapping(1.0)
+    r = 8.0
+    bright, dim = (50, 64), (63, 64)  # 13 px apart, diameter 16
+    prob = discs([dim], r, 0.65)
+    prob = np.maximum(prob, discs([bright], r, 1.0))
+    picks = extract_particles(prob, m, diameter_px=2 * r)
+    assert len(picks) == 2
+    got = picks.sort_values("x_norm")
+    assert abs(got["x_norm"].iloc[0] - bright[0]) < 1.5 and abs(got["x_norm"].iloc[1] - dim[0]) < 2.5
+    assert got["fom"].iloc[0] > 0.95 and 0.5 < got["fom"].iloc[1] < 0.8
+
+
+def test_an_off_centre_seed_in_one_particle_adds_no_second_pick():
+    """A single large soft particle (probability falling off from the centre) stays one pick:
+    what a seed leaves uncovered is a thin rim, far below the residual level."""
+    m = square_mapping(1.0)
+    yy, xx = np.mgrid[:S, :S]
+    rr = np.hypot(xx - 64, yy - 64)
+    prob = np.clip(1.2 - rr / 12.0, 0, 1).astype(np.float32)  # 1 inside ~2 px, 0 at 14 px
+    picks = extract_particles(prob, m, diameter_px=20.0, max_area_fraction=3.0)
+    assert len(picks) == 1
+    assert abs(picks["x_norm"].iloc[0] - 64) < 1 and abs(picks["y_norm"].iloc[0] - 64) < 1
