@@ -145,6 +145,59 @@ def prepare_real10028(root: Path) -> list[dict]:
     return sets
 
 
+#: Crowded real sets: (EMPIAR id, nominal A/px of the 1024 px PNG). Only diameter / pixel size
+#: matters to samcryo; the diameter is CryoPPP's circle (derived, benchmarks/data/cryoppp_centres).
+CROWDED_REAL = (("10059", 4.5), ("10947", 4.5))
+CENTRES = Path(__file__).resolve().parent / "data" / "cryoppp_centres"
+
+
+def prepare_realcrowded(root: Path) -> list[dict]:
+    """EMPIAR-10059 and 10947 (CryoPPP): half the area is particle, the fields the issue's unseen
+    set resembles. Training labels: the centres derived from the train masks (committed, with
+    their measured accuracy); test truth: derived the same way from the test masks, here, into
+    the benchmark's scratch folder (never into the repository, never used for training)."""
+    from PIL import Image
+
+    from samcryo_core.io.coordinates import read_coordinates
+    from samcryo_core.pretraining.centres import centres_from_mask, to_image_frame
+
+    base = CRYOPPP.parent
+    manifest = pd.read_csv(CENTRES / "manifest.csv", dtype={"set": str})
+    sets = []
+    for dataset, px in CROWDED_REAL:
+        if not (base / dataset).is_dir():
+            print(f"bench_scale: {base / dataset} not found: {dataset} skipped", file=sys.stderr)
+            continue
+        rows = manifest[manifest["set"] == dataset]
+        radius_mask = float(rows["radius_mask_px"].iloc[0])
+        diameter_px = float(rows["diameter_image_px"].iloc[0])
+        d = root / dataset
+        for img in sorted((base / dataset / "train" / "images").glob("*.png")):
+            out = d / "train" / "micrographs" / img.name
+            if not out.is_file():
+                out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(img, out)
+            parts = read_coordinates(CENTRES / dataset / "train" / f"{img.stem}.star")
+            _write_star(d / "train" / "truth" / f"{img.stem}.star", parts[["x", "y"]].to_numpy())
+        for img in sorted((base / dataset / "test" / "images").glob("*.png")):
+            out = d / "test" / "micrographs" / img.name
+            truth = d / "test" / "truth" / f"{img.stem}.star"
+            if out.is_file() and truth.is_file():
+                continue
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(img, out)
+            with Image.open(base / dataset / "test" / "labels" / img.name) as m:
+                mask = np.asarray(m.convert("L"), dtype=np.float32)
+            with Image.open(img) as im:
+                shape = (im.height, im.width)
+            c = centres_from_mask(mask, radius_mask)
+            x, y = to_image_frame(c.x, c.y, mask.shape, shape)
+            _write_star(truth, np.stack([x, y], axis=1))
+        sets.append({"name": f"realcrowded/{dataset}", "dir": d, "pixel_size_A": px,
+                     "diameter_A": round(diameter_px * px, 1), "ext": "png", "png_pixel_size": px})
+    return sets
+
+
 # ------------------------------------------------------------------------------------------ runs
 
 def overlay_config(ds: dict, prompt: str) -> dict:
@@ -261,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                     "<repo>/config.yaml in older checkouts)")
     ap.add_argument("--label", required=True, help="row label, e.g. before / after")
     ap.add_argument("--sets", nargs="+", default=["scale", "crowding", "real10028"],
-                    choices=("scale", "crowding", "real10028"))
+                    choices=("scale", "crowding", "real10028", "realcrowded"))
     ap.add_argument("--prompts", nargs="+", default=list(PROMPTS))
     ap.add_argument("--only", nargs="*", default=None, help="only data sets whose name contains one of these")
     ap.add_argument("--cores", type=int, default=2)
@@ -279,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     datasets: list[dict] = []
     for s in args.sets:
         datasets += {"scale": prepare_scale, "crowding": prepare_crowding,
-                     "real10028": prepare_real10028}[s](WORK / "data" / s)
+                     "real10028": prepare_real10028, "realcrowded": prepare_realcrowded}[s](WORK / "data" / s)
     if args.only:
         datasets = [d for d in datasets if any(o in d["name"] for o in args.only)]
 
