@@ -186,3 +186,15 @@ def test_snr_binning_measures_the_native_snr_and_a_binning_gain(tmp_path):
     assert s["native"]["snr_median"] == pytest.approx(0.02, rel=0.02)  # the simulator's own definition
     assert 1.0 < s["bin4"]["ratio_to_native_median"] < s["bin8"]["ratio_to_native_median"] < 64.0
     assert float(res["demo_snr_at_detector_pixel"]["0.2"]) < 0.2
+
+
+def test_bench_scale_paired_difference_of_two_pickers():
+    import bench_scale
+
+    a = {"f1_per_micrograph": {"m1": 0.9, "m2": 0.8, "m3": 0.85}}
+    b = {"f1_per_micrograph": {"m1": 0.85, "m2": 0.82, "m3": 0.80, "other": 0.1}}
+    d = bench_scale.paired_difference(a, b)
+    assert d["n"] == 3 and d["wins"] == 2
+    assert d["mean"] == pytest.approx((0.05 - 0.02 + 0.05) / 3, abs=1e-4)
+    assert d["ci95"][0] <= d["mean"] <= d["ci95"][1]
+    assert d["ci95"][0] >= -0.02 - 1e-9 and d["ci95"][1] <= 0.05 + 1e-9
