@@ -80,8 +80,8 @@ SEED_SPACING_DIAMETERS = 1.0 / 3.0
 RESIDUAL_LEVEL = 0.6
 #: Rounds of residual seeding (a third round added nothing measurable).
 RESIDUAL_ROUNDS = 2
-#: Seeds also at the peaks of the probability itself, smoothed by a Gaussian of this many radii,
-#: that stand at least this much above their surroundings (h-maxima; step 2). On dense real grids
+#: Seeds also at the peaks of the probability itself (smoothed by a Gaussian of PROB_PEAK_SIGMA
+#: radii) that stand at least PROB_PEAK_H above their surroundings (h-maxima; step 2). On dense real grids
 #: (EMPIAR-10059: half the area is particle) the whole field is above 0.5 and the core is one
 #: network whose distance transform has few peaks, while the probability still rises to 0.9 at
 #: every particle: 0.56 -> 0.71 F1 there with the lone-seed rule, +0.017 from these peaks alone.
@@ -116,8 +116,8 @@ def split_candidates(prob: np.ndarray, floor: float, radius: float,
 
     ``radius``: the smallest particle's radius in pixels of ``prob`` (sets the seed spacing);
     ``max_radius``: the largest one (default ``radius``), which bounds a piece's reach.
+    Steps 2-4 of the module docstring.
     """
-    from skimage.feature import peak_local_max
     from skimage.segmentation import watershed
 
     mask = prob >= floor
@@ -128,46 +128,9 @@ def split_candidates(prob: np.ndarray, floor: float, radius: float,
     core_dist = ndimage.distance_transform_edt(core)
     core_labels, n_core = ndimage.label(core)
     spacing = max(1, int(round(SEED_SPACING_DIAMETERS * 2.0 * radius)))
-    peaks = peak_local_max(core_dist, min_distance=spacing, threshold_abs=1.0, labels=core_labels,
-                           exclude_border=False) if n_core else np.zeros((0, 2), int)
-    markers = np.zeros(prob.shape, dtype=np.int32)
-    for i, (r, c) in enumerate(peaks, start=1):
-        markers[r, c] = i
-    next_id = len(peaks) + 1
-    # cores too small for a peak: their deepest point
-    seeded = set(np.unique(core_labels[markers > 0]).tolist())
-    if n_core:
-        deepest = ndimage.maximum_position(core_dist, core_labels, index=np.arange(1, n_core + 1))
-        for lab, (r, c) in enumerate(deepest, start=1):
-            if lab not in seeded:
-                markers[int(r), int(c)] = next_id
-                next_id += 1
-    # candidates without any core: their most probable pixel
-    seeded = set(np.unique(labels[markers > 0]).tolist())
-    highest = ndimage.maximum_position(prob, labels, index=np.arange(1, n + 1))
-    for lab, (r, c) in enumerate(highest, start=1):
-        if lab not in seeded:
-            markers[int(r), int(c)] = next_id
-            next_id += 1
-    # peaks of the probability landscape itself (dense grids: the core is one network)
-    if PROB_PEAK_H > 0:
-        from skimage.morphology import h_maxima
-
-        smooth = ndimage.gaussian_filter(prob, PROB_PEAK_SIGMA * radius)
-        hmax, n_h = ndimage.label(h_maxima(smooth, PROB_PEAK_H) & mask)
-        if n_h:
-            near = ndimage.distance_transform_edt(markers == 0)
-            for r, c in ndimage.center_of_mass(smooth, hmax, index=np.arange(1, n_h + 1)):
-                r, c = int(round(r)), int(round(c))
-                if mask[r, c] and near[r, c] >= spacing:
-                    markers[r, c] = next_id
-                    next_id += 1
-    # a seed alone in its core component accounts for all of it (a blob wider than a particle)
-    seeds_rc = np.nonzero(markers)
-    per_core = np.bincount(core_labels[seeds_rc], minlength=n_core + 1)
-    alone = np.zeros(prob.shape, dtype=np.float32)
-    lone = (core_labels[seeds_rc] > 0) & (per_core[core_labels[seeds_rc]] == 1)
-    alone[seeds_rc[0][lone], seeds_rc[1][lone]] = core_dist[seeds_rc[0][lone], seeds_rc[1][lone]]
+    markers = core_seeds(prob, labels, core_dist, core_labels, spacing)
+    markers = add_probability_peak_seeds(prob, mask, markers, radius, spacing)
+    alone = lone_seed_radius(markers, core_dist, core_labels)
     markers = add_residual_seeds(prob, mask, markers, radius, seed_radius=alone)
     # Geodesic Voronoi: flood the candidate mask outward from the seeds by distance to the
     # nearest seed, so each pixel joins the seed it is closest to within its component.
@@ -185,14 +148,78 @@ def split_candidates(prob: np.ndarray, floor: float, radius: float,
     return pieces
 
 
+def core_seeds(prob: np.ndarray, labels: np.ndarray, core_dist: np.ndarray, core_labels: np.ndarray,
+               spacing: int) -> np.ndarray:
+    """Marker image: distance-transform peaks of the core, ``spacing`` apart; a core too small for
+    a peak gets its deepest point, a candidate without any core its most probable pixel."""
+    from skimage.feature import peak_local_max
+
+    n_core = int(core_labels.max())
+    peaks = peak_local_max(core_dist, min_distance=spacing, threshold_abs=1.0, labels=core_labels,
+                           exclude_border=False) if n_core else np.zeros((0, 2), int)
+    markers = np.zeros(prob.shape, dtype=np.int32)
+    for i, (r, c) in enumerate(peaks, start=1):
+        markers[r, c] = i
+    next_id = len(peaks) + 1
+    seeded = set(np.unique(core_labels[markers > 0]).tolist())
+    if n_core:
+        deepest = ndimage.maximum_position(core_dist, core_labels, index=np.arange(1, n_core + 1))
+        for lab, (r, c) in enumerate(deepest, start=1):
+            if lab not in seeded:
+                markers[int(r), int(c)] = next_id
+                next_id += 1
+    seeded = set(np.unique(labels[markers > 0]).tolist())
+    highest = ndimage.maximum_position(prob, labels, index=np.arange(1, int(labels.max()) + 1))
+    for lab, (r, c) in enumerate(highest, start=1):
+        if lab not in seeded:
+            markers[int(r), int(c)] = next_id
+            next_id += 1
+    return markers
+
+
+def add_probability_peak_seeds(prob: np.ndarray, mask: np.ndarray, markers: np.ndarray,
+                               radius: float, spacing: int) -> np.ndarray:
+    """``markers`` plus the h-maxima of the lightly smoothed probability (dense grids, where the
+    core is one network) that have no seed within ``spacing``. A flat plateau is one maximum,
+    seeded at its centre."""
+    if PROB_PEAK_H <= 0:
+        return markers
+    from skimage.morphology import h_maxima
+
+    markers = markers.copy()
+    next_id = int(markers.max()) + 1
+    smooth = ndimage.gaussian_filter(prob, PROB_PEAK_SIGMA * radius)
+    hmax, n_h = ndimage.label(h_maxima(smooth, PROB_PEAK_H) & mask)
+    if not n_h:
+        return markers
+    near = ndimage.distance_transform_edt(markers == 0)
+    for r, c in ndimage.center_of_mass(smooth, hmax, index=np.arange(1, n_h + 1)):
+        r, c = int(round(r)), int(round(c))
+        if mask[r, c] and near[r, c] >= spacing:
+            markers[r, c] = next_id
+            next_id += 1
+    return markers
+
+
+def lone_seed_radius(markers: np.ndarray, core_dist: np.ndarray, core_labels: np.ndarray) -> np.ndarray:
+    """Image holding, at each seed alone in its core component, the core's distance transform
+    there (the radius of the blob it accounts for), 0 elsewhere."""
+    seeds_rc = np.nonzero(markers)
+    per_core = np.bincount(core_labels[seeds_rc], minlength=int(core_labels.max()) + 1)
+    lone = (core_labels[seeds_rc] > 0) & (per_core[core_labels[seeds_rc]] == 1)
+    alone = np.zeros(markers.shape, dtype=np.float32)
+    alone[seeds_rc[0][lone], seeds_rc[1][lone]] = core_dist[seeds_rc[0][lone], seeds_rc[1][lone]]
+    return alone
+
+
 def add_residual_seeds(prob: np.ndarray, mask: np.ndarray, markers: np.ndarray, radius: float,
                        seed_radius: np.ndarray | None = None) -> np.ndarray:
     """``markers`` plus a seed wherever a particle's worth of probability is left uncovered.
 
     Step 3 of the module docstring. Each seed accounts for a disc of its own size: ``radius``, or
-    ``seed_radius`` at the seed where larger (the core's distance transform: a seed at the centre
-    of a blob wider than a particle accounts for the whole blob, so a large particle or a junk
-    blob is never chopped into particle-sized pieces; the area filter judges it whole). The
+    ``seed_radius`` at the seed where larger (:func:`lone_seed_radius`: a seed alone in its core
+    component accounts for the whole component, so a large particle or a junk blob is never
+    chopped into particle-sized pieces; the area filter judges it whole). The
     candidate probability outside every seed's disc, averaged over a disc of ``radius``, makes a
     new seed at each peak of at least :data:`RESIDUAL_LEVEL`, one radius apart. Returns a new
     marker image (new seeds numbered on).
