@@ -75,8 +75,8 @@ CORE_LEVEL = 0.5
 #: Seeds at least this fraction of the smallest diameter apart (step 2).
 SEED_SPACING_DIAMETERS = 1.0 / 3.0
 #: Disc-mean probability left uncovered by the seeds that makes another seed (step 3). Measured
-#: (benchmarks/bench_scale.py maps, extraction only): 0.5-0.7 give the same real-data F1; 0.6 is
-#: the best on the crowded simulated sets (coverage 40 %: 0.867 -> 0.947).
+#: (benchmarks/bench_scale.py maps, extraction only): 0.5-0.7 give the same real-data F1; 0.6 was
+#: the best of 0.5 / 0.6 / 0.7 on the crowded simulated sets.
 RESIDUAL_LEVEL = 0.6
 #: Rounds of residual seeding (a third round added nothing measurable).
 RESIDUAL_ROUNDS = 2
@@ -227,6 +227,8 @@ def add_residual_seeds(prob: np.ndarray, mask: np.ndarray, markers: np.ndarray, 
     from scipy.signal import fftconvolve
     from skimage.feature import peak_local_max
 
+    if not markers.any():
+        return markers
     markers = markers.copy()
     next_id = int(markers.max()) + 1
     kernel = _disc(radius)
@@ -244,8 +246,6 @@ def add_residual_seeds(prob: np.ndarray, mask: np.ndarray, markers: np.ndarray, 
         extra = float(seed_radius[r, c]) if seed_radius is not None else 0.0
         cover(int(r), int(c), max(radius, extra))
     for _ in range(RESIDUAL_ROUNDS):
-        if next_id == 1:
-            break
         # FFT: a disc of a particle radius is hundreds of taps (zero padding = mode "constant")
         residual = fftconvolve(np.where(mask & ~covered, prob, 0.0).astype(np.float32), kernel, mode="same")
         peaks = [(int(r), int(c)) for r, c in peak_local_max(
