@@ -26,8 +26,9 @@ import common  # noqa: E402
 RUNS = common.REPO / "benchmarks" / "results" / "tmp" / "scale" / "runs"
 WORKER = r"""
 import glob, json, sys, time
-import numpy as np, mrcfile
+import numpy as np
 from samcryo_core.frame import FrameMapping
+from samcryo_core.io.micrograph import read_micrograph
 from samcryo_core.particles.extraction import extract_particles
 run, prompt, diameter = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 diameter = tuple(diameter) if isinstance(diameter, list) else diameter
@@ -36,7 +37,7 @@ for f in sorted(glob.glob(f"{run}/results/*/{prompt}/probability/*.mrc")):
     mic = f.split("/")[-1][:-4]
     side = glob.glob(f"{run}/results/normalized/*/{mic}.json")[0]
     m = FrameMapping.read(side)
-    prob = mrcfile.open(f, permissive=True).data.astype(np.float32)
+    prob = read_micrograph(f).data.astype(np.float32)
     px = m.pixel_size_A
     d = tuple(x / px for x in diameter) if isinstance(diameter, tuple) else diameter / px
     t = time.process_time()

@@ -391,6 +391,12 @@ def main(argv: list[str] | None = None) -> int:
                               for k, v in row.items() if k != "error"), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(result, indent=2) + "\n")
+        rows = runs.get(ds["name"], {})
+        if all("f1_per_micrograph" in rows.get(p, {}) for p in ("head", "log")):
+            rows["head_minus_log"] = paired_difference(rows["head"], rows["log"])
+            print(f"bench_scale: {args.label} {ds['name']} head - log per micrograph: "
+                  f"{rows['head_minus_log']}", flush=True)
+            args.out.write_text(json.dumps(result, indent=2) + "\n")
     shutil.rmtree(WORK / "runs" / args.label / "tmp", ignore_errors=True)
     return 0
 
