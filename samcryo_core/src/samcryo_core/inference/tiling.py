@@ -7,7 +7,7 @@ would undo the scale; so the model runs on ``img_size`` tiles and the tile logit
 into one map of the whole micrograph.
 
 The grid: along each axis of length ``L`` with tile ``T`` and overlap ``O``, a single tile at 0
-when ``L <= T`` (the image is padded with 0, its mean after standardization, as a micrograph
+when ``L <= T`` (the image is padded with 0, its median after standardization, as a micrograph
 smaller than the input always was), else ``n = ceil((L - O) / (T - O))`` tiles whose origins are
 spread evenly from 0 to ``L - T``, so neighbours overlap by at least ``O``. ``O`` is at least one
 particle diameter plus a margin (:func:`overlap_px`): every particle then lies whole inside some

@@ -1,13 +1,14 @@
 """What SAM is shown: the intensity mapping of a micrograph and the fixed grid of point prompts.
 
-Intensity mapping. samcryo's preprocessing gives each micrograph mean 0 and std 1
-(:func:`samcryo_core.preprocess.normalize.normalize_micrograph`). SAM was trained on 8-bit RGB
-photos and normalizes them itself with ``(rgb - pixel_mean) / pixel_std`` (ImageNet statistics).
-We show SAM a *grey* image whose grey value is ``GREY_MEAN + GREY_STD * x``, i.e. a micrograph
-with SAM's average brightness and contrast, identical on R, G and B (as when a PNG micrograph is
-loaded as RGB, which is what the SAM-for-cryo-EM papers do), and then apply SAM's own per-channel
-normalization. No clipping to 0..255: clipping would only throw away the tails of the contrast
-that preprocessing already chose, and keeps gradients flowing through the head prompt.
+Intensity mapping. samcryo's preprocessing gives each micrograph median 0 and robust standard
+deviation (IQR / 1.349) 1 (:func:`samcryo_core.preprocess.normalize.normalize_micrograph`). SAM
+was trained on 8-bit RGB photos and normalizes them itself with ``(rgb - pixel_mean) / pixel_std``
+(ImageNet statistics). We show SAM a *grey* image whose grey value is ``GREY_MEAN + GREY_STD *
+x``, i.e. a micrograph with SAM's average brightness and contrast, identical on R, G and B (as
+when a PNG micrograph is loaded as RGB, which is what the SAM-for-cryo-EM papers do), and then
+apply SAM's own per-channel normalization. No clipping to 0..255: clipping would only throw away
+the tails of the contrast that preprocessing already chose, and keeps gradients flowing through
+the head prompt.
 """
 
 from __future__ import annotations

@@ -103,8 +103,8 @@ def normalize_micrograph(
             "diameter_A": [lo, hi],
             "clip_percentiles": [float(clip_percentiles[0]), float(clip_percentiles[1])],
             "clip_values": [stats.clip_lo, stats.clip_hi],
-            "content_mean_before": stats.mean,
-            "content_std_before": stats.std,
+            "content_median_before": stats.centre,
+            "content_robust_std_before": stats.spread,
             "lowpass_A": None if lowpass_A is None else float(lowpass_A),
         },
     )
