@@ -198,3 +198,20 @@ def test_bench_scale_paired_difference_of_two_pickers():
     assert d["mean"] == pytest.approx((0.05 - 0.02 + 0.05) / 3, abs=1e-4)
     assert d["ci95"][0] <= d["mean"] <= d["ci95"][1]
     assert d["ci95"][0] >= -0.02 - 1e-9 and d["ci95"][1] <= 0.05 + 1e-9
+
+
+def test_scale_tables_print_rows_from_the_results_file(tmp_path):
+    import scale_tables
+
+    row = {"f1": 0.8571, "precision": 0.77, "recall": 0.96}
+    runs = {"a": {"real10028/up1x": {"head": row, "log": {"f1": 0.869, "precision": 0.78, "recall": 0.98}}},
+            "b": {"real10028/up1x": {"head": {**row, "f1": 0.9}}}}
+    (tmp_path / "scale.json").write_text(json.dumps({"runs": runs}))
+    summary = scale_tables.summary_table(runs, ["a", "b"], "a")
+    line = next(x for x in summary.splitlines() if x.startswith("| EMPIAR-10028 native"))
+    assert line == "| EMPIAR-10028 native 1024 px | 0.857 | 0.900 | 0.869 | -0.012 | +0.031 |"
+    assert "| sim crowding 40 % | - | - | - | - | - |" in summary  # not run: a dash, no zero
+    table = scale_tables.set_table(runs, ["a", "b"], ["real10028/up1x"])
+    assert "| `head` (default prompt) | a | 0.857 (0.77 / 0.96) |" in table
+    assert "| built-in LoG | a | 0.869 (0.78 / 0.98) |" in table and "| built-in LoG | b |" not in table
+    assert scale_tables.main(["--results", str(tmp_path / "scale.json"), "--labels", "a"]) == 0
