@@ -69,7 +69,7 @@ def set_table(runs: dict, labels: list[str], data_sets: list[str]) -> str:
             cells = [f1_of(runs, lab, d, prompt, with_pr=True) for d in data_sets]
             if all(c == "-" for c in cells):
                 continue
-            lines.append(f"| {name} | {lab} | " + " | ".join(cells) + " |")
+            lines.append(f"| {name} | {lab.replace('_', ' ')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
