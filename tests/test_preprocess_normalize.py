@@ -83,7 +83,7 @@ def test_clipping_limits_outliers():
 def test_dark_junk_does_not_compress_the_background():
     """The ice background reaches the model on one scale whether or not a micrograph carries junk.
 
-    With mean / std standardization a dark carbon edge over a fifth of the frame inflated the std
+    With mean / std standardization a dark carbon edge over a tenth of the frame inflated the std
     and shrank the background's contrast (the cause of the false positives on clean micrographs in
     docs/benchmarks.md); median / IQR is set by the background.
     """

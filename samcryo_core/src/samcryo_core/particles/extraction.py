@@ -126,7 +126,7 @@ def split_candidates(prob: np.ndarray, floor: float, radius: float,
         return labels.astype(np.int32)
     core = prob >= max(CORE_LEVEL, floor)
     core_dist = ndimage.distance_transform_edt(core)
-    core_labels, n_core = ndimage.label(core)
+    core_labels = ndimage.label(core)[0]  # core_seeds and lone_seed_radius count them themselves
     spacing = max(1, int(round(SEED_SPACING_DIAMETERS * 2.0 * radius)))
     markers = core_seeds(prob, labels, core_dist, core_labels, spacing)
     markers = add_probability_peak_seeds(prob, mask, markers, radius, spacing)
