@@ -215,3 +215,40 @@ def test_scale_tables_print_rows_from_the_results_file(tmp_path):
     assert "| `head` (default prompt) | a | 0.857 (0.77 / 0.96) |" in table
     assert "| built-in LoG | a | 0.869 (0.78 / 0.98) |" in table and "| built-in LoG | b |" not in table
     assert scale_tables.main(["--results", str(tmp_path / "scale.json"), "--labels", "a"]) == 0
+
+
+def test_pick_audit_sorts_picks_by_labels_and_reads_the_image_evidence():
+    """Six dark discs, four labelled: a pick on an unlabelled disc is an FP the image backs (high
+    LoG z), like the labelled ones, while background reads near 0; the labelled disc head misses
+    is listed with the model's probability there and LoG finding it."""
+    import bench_pick_audit
+
+    from samcryo_core.frame import FrameMapping
+
+    mapping = FrameMapping("m", "m.mrc", (256, 256), (256, 256))
+    rng = np.random.default_rng(1)
+    image = rng.normal(0.0, 0.3, (256, 256)).astype(np.float32)
+    prob = np.zeros((256, 256), np.float32)
+    yy, xx = np.mgrid[:256, :256]
+    centres = [(40, 40), (120, 40), (200, 40), (40, 160), (120, 160), (200, 160)]
+    for cx, cy in centres:
+        image[(xx - cx) ** 2 + (yy - cy) ** 2 <= 100] -= 2.0
+        prob[(xx - cx) ** 2 + (yy - cy) ** 2 <= 100] = 0.9
+    xy = np.array(centres, dtype=float)
+
+    def table(points):
+        x, y = points[:, 0], points[:, 1]
+        return pd.DataFrame({"x": x, "y": y, "x_norm": x, "y_norm": y})
+
+    truth = xy[[0, 1, 2, 3]]
+    head = table(xy[[0, 1, 2, 4, 5]])  # misses labelled disc 3, picks unlabelled 4 and 5
+    log = table(xy[[0, 1, 2, 3, 4]])  # LoG finds disc 3 and shares the FP on disc 4
+    res = bench_pick_audit.audit_micrograph(image, prob, mapping, head, log, truth, 20.0,
+                                            np.random.default_rng(0), n_background=20)
+    assert (len(res["tp"]), len(res["fp_shared"]), len(res["fp_head_only"])) == (3, 1, 1)
+    assert min(res["tp"] + res["fp_shared"] + res["fp_head_only"]) > 2.0
+    assert np.median(res["background"]) < 1.0
+    (miss,) = res["fn"]
+    assert (miss["x"], miss["y"], miss["log_finds"]) == (40.0, 160.0, True)
+    assert miss["probability"] == pytest.approx(0.9)
+    assert res["log_fn"] == 0
