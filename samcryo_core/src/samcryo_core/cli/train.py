@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from samcryo_core.model.registry import recommended_prompt_config
     from samcryo_core.model.scale import working_scale
     from samcryo_core.training.dataset import TileDataset, load_example, match_labels, split_train_val
+    from samcryo_core.training.label_spacing import check_diameter, label_spacing
     from samcryo_core.training.trainer import train_prompt
     from samcryo_core.weights import checkpoint_for, shipped_sha256
 
@@ -146,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
               f"{scale.particle_px:g} px per particle, {100 * ex.mask.mean():.1f}% particle pixels",
               flush=True)
         examples.append(ex)
+    check_diameter(args.diameter_A, label_spacing([e.spacing_A for e in examples]))
     train, val = split_train_val(examples, args.val_fraction, args.seed)
     if len(examples) == 1:
         print(
