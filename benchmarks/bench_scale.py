@@ -194,8 +194,24 @@ def prepare_realcrowded(root: Path) -> list[dict]:
             x, y = to_image_frame(c.x, c.y, mask.shape, shape)
             _write_star(truth, np.stack([x, y], axis=1))
         sets.append({"name": f"realcrowded/{dataset}", "dir": d, "pixel_size_A": px,
-                     "diameter_A": round(diameter_px * px, 1), "ext": "png", "png_pixel_size": px})
+                     "diameter_A": label_spacing_diameter_A(d / "train" / "truth", px),
+                     "score_diameter_A": round(diameter_px * px, 1), "ext": "png", "png_pixel_size": px})
     return sets
+
+
+def label_spacing_diameter_A(truth_dir: Path, pixel_size_A: float) -> float:
+    """The diameter a user sets after ``samcryo train`` refuses CryoPPP's circle: the training
+    labels' median nearest-neighbour spacing (:mod:`samcryo_core.training.label_spacing`), in whole
+    Angstrom. The circle (1.5-1.6x the particles here) stays the scorer's diameter, as in every
+    earlier row."""
+    from samcryo_core.io.coordinates import read_coordinates
+    from samcryo_core.training.label_spacing import label_spacing, neighbour_distances
+
+    dists = []
+    for f in sorted(truth_dir.glob("*.star")):
+        t = read_coordinates(f)
+        dists.append(neighbour_distances(t["x"].to_numpy(), t["y"].to_numpy()) * pixel_size_A)
+    return float(round(label_spacing(dists).median_A))
 
 
 # ------------------------------------------------------------------------------------------ runs
@@ -278,7 +294,8 @@ def score_run(workdir: Path, ds: dict, prompt: str) -> dict:
     ``y`` original frame, ``fom``) and the ``original_shape`` of its sidecar (older sidecars are
     refused by today's ``FrameMapping``), then scores with samcryo's evaluation
     (:func:`samcryo_core.evaluation.score.score_micrograph`: one-to-one matching within half each
-    true particle's own diameter; truth without diameters, the real set, gets the sample's).
+    true particle's own diameter; truth without diameters, the real sets, gets the sample's: the
+    set's ``score_diameter_A`` where it has one, CryoPPP's circle for the crowded real sets).
     """
     from samcryo_core.evaluation.score import PER_MIC_COLUMNS, Scored, overall_scores, score_micrograph
     from samcryo_core.io.coordinates import read_coordinates, with_diameters
@@ -288,7 +305,7 @@ def score_run(workdir: Path, ds: dict, prompt: str) -> dict:
 
     pdir = prompt_dir(workdir, prompt)
     threshold = 1.0 - math.exp(-2.0 / FOM_SCALE_SD) if prompt == "log" else 0.5
-    d = ds["diameter_A"]
+    d = ds.get("score_diameter_A", ds["diameter_A"])
     default_px = (math.sqrt(d[0] * d[-1]) if isinstance(d, list) else float(d)) / ds["pixel_size_A"]
     truth_dir = Path(ds["dir"]).resolve() / "test" / "truth"
     items = []

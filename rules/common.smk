@@ -20,7 +20,8 @@ from samcryo_core.workflow.chunks import MEMBERSHIP_FILE, read_membership, write
 from samcryo_core.workflow.inputs import list_inputs
 from samcryo_core.workflow.schema import SCHEMA_PATH, load_schema
 from samcryo_core.workflow.settings import (
-    check_config, diameter_cli_args, require_config, train_images, validate_schema)
+    check_config, check_training_labels, diameter_cli_args, require_config, train_images,
+    validate_schema)
 
 
 # --- config: there is none by default (the Snakefile names no configfile, so nothing is merged
@@ -31,6 +32,8 @@ validate_schema(config, load_schema())
 validate(config, str(SCHEMA_PATH))
 
 LAYOUT = check_config(config)  # also resolves model.checkpoint: samcryo:<shipped file>
+if LAYOUT.trains_here and workflow.is_main_process:
+    check_training_labels(config)  # a diameter the labels contradict stops the run here
 PROMPT = LAYOUT.prompt
 VARIANT = LAYOUT.variant
 PARTICLE_PX = LAYOUT.particle_px

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mrcfile
 import numpy as np
 import pytest
 
 from samcryo_core.cli import main
 from samcryo_core.errors import ConfigError
-from samcryo_core.training.dataset import load_example
 from samcryo_core.training.label_spacing import (
     MIN_PARTICLES,
     check_diameter,
     label_spacing,
+    labelled_spacing,
     neighbour_distances,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _grid(spacing: float, n: int = 6, origin: float = 40.0) -> tuple[np.ndarray, np.ndarray]:
@@ -79,11 +83,27 @@ def _write_crowded_set(tmp_path, pixel_size_A=2.0, spacing_px=30.0, n_mics=2):
     return images, labels
 
 
-def test_load_example_measures_the_spacing_in_angstrom(tmp_path):
-    images, labels = _write_crowded_set(tmp_path)
-    ex = load_example(images[0], labels / "mic0.star", particle_px=12.0, diameter_A=60.0)
-    assert ex.spacing_A.shape == (36,)
-    assert np.allclose(ex.spacing_A, 60.0)  # 30 px at 2 A/px
+def test_labelled_spacing_reads_mrc_headers_and_the_config_pixel_size(tmp_path):
+    """MRC micrographs at their header's pixel size (no pixels read); a PNG at the configured
+    one, or not at all without it; mask labels say nothing about spacing."""
+    from PIL import Image
+
+    from samcryo_core.training.dataset import match_labels
+
+    images, labels = _write_crowded_set(tmp_path)  # 30 px apart at 2 A/px
+    pairs = match_labels(images, labels_dir=labels)
+    spacing = labelled_spacing(pairs)
+    assert spacing.median_A == pytest.approx(60.0) and spacing.n_micrographs == 2
+    png = tmp_path / "png"
+    png.mkdir()
+    Image.fromarray(np.zeros((256, 256), np.uint8)).save(png / "mic0.png")
+    (png / "mic0.star").write_text((labels / "mic0.star").read_text())
+    png_pairs = match_labels([png / "mic0.png"], labels_dir=png)
+    assert labelled_spacing(png_pairs) is None  # no pixel size: nothing to compare
+    assert labelled_spacing(png_pairs, pixel_size_A=3.0).median_A == pytest.approx(90.0)
+    Image.fromarray(np.full((256, 256), 255, np.uint8)).save(png / "mic0_mask.png")
+    (png / "mic0.star").unlink()
+    assert labelled_spacing(match_labels([png / "mic0.png"], labels_dir=png), pixel_size_A=3.0) is None
 
 
 def test_train_stops_before_training_when_the_diameter_contradicts_the_labels(tmp_path, capsys):
@@ -101,3 +121,27 @@ def test_train_stops_before_training_when_the_diameter_contradicts_the_labels(tm
     assert not out.exists()
     assert main([*common, "--diameter-A", "60"]) == 0
     assert out.is_file()
+
+
+def test_the_workflow_refuses_the_diameter_at_start_up(tmp_path, monkeypatch):
+    """``samcryo check-config`` (the workflow's start-up checks) stops on labels 60 A apart with
+    the demo's 130-190 A diameter, before any job; with [60, 190] it passes."""
+    import yaml
+
+    from samcryo_core.workflow.check import check_config_file
+
+    monkeypatch.chdir(tmp_path)
+    images, labels = _write_crowded_set(tmp_path)
+    (tmp_path / "pick").mkdir()
+    (tmp_path / "pick" / "a.mrc").write_bytes(images[0].read_bytes())
+    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    cfg["inputs"]["glob"] = "pick/*.mrc"
+    cfg["train"].update(micrographs="mic*.mrc", truth_dir="labels")
+    cfg["evaluate"]["truth_dir"] = None
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError) as exc:
+        check_config_file("c.yaml")
+    assert exc.value.key == "particle.diameter_A" and "about 60" in exc.value.fix
+    cfg["particle"]["diameter_A"] = [60, 190]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    assert "OK" in check_config_file("c.yaml")

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from samcryo_core.model.registry import recommended_prompt_config
     from samcryo_core.model.scale import working_scale
     from samcryo_core.training.dataset import TileDataset, load_example, match_labels, split_train_val
-    from samcryo_core.training.label_spacing import check_diameter, label_spacing
+    from samcryo_core.training.label_spacing import check_diameter, labelled_spacing
     from samcryo_core.training.trainer import train_prompt
     from samcryo_core.weights import checkpoint_for, shipped_sha256
 
@@ -120,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     args.sha256 = args.sha256 or shipped_sha256(args.checkpoint)
     args.prompt_config = recommended_prompt_config(args.variant, args.prompt, args.prompt_config) or None
     pairs = match_labels(args.images, args.labels, args.labels_dir, label_format=args.label_format)
+    check_diameter(args.diameter_A, labelled_spacing(pairs, args.pixel_size))  # before any training
     scale = working_scale(args.variant, args.checkpoint, args.particle_px)
     model = build_base_model(
         args.variant, args.prompt, args.checkpoint, sha256=args.sha256, prompt_config=args.prompt_config,
@@ -147,7 +148,6 @@ def run(args: argparse.Namespace) -> int:
               f"{scale.particle_px:g} px per particle, {100 * ex.mask.mean():.1f}% particle pixels",
               flush=True)
         examples.append(ex)
-    check_diameter(args.diameter_A, label_spacing([e.spacing_A for e in examples]))
     train, val = split_train_val(examples, args.val_fraction, args.seed)
     if len(examples) == 1:
         print(

@@ -89,6 +89,21 @@ def read_micrograph(path: str | Path) -> Micrograph:
     return Micrograph(path_str, _read_pil(path_str))
 
 
+def read_pixel_size(path: str | Path) -> float | None:
+    """The pixel size in a micrograph file's header without reading its pixels (MRC), or None
+    (no header pixel size: TIFF, PNG, JPEG, an unset MRC header, or a file that cannot be opened;
+    :func:`read_micrograph` is where an unreadable file is reported)."""
+    if Path(path).suffix.lower() not in MRC_SUFFIXES:
+        return None
+    import mrcfile
+
+    try:
+        with mrcfile.open(path, header_only=True, permissive=True) as mrc:
+            return _header_pixel_size(str(path), mrc.voxel_size)
+    except (OSError, ValueError):
+        return None
+
+
 def _header_pixel_size(path: str, voxel_size) -> float | None:
     """Pixel size from ``voxel_size``; 0 (or nonsense) means 'unset' in the MRC2014 convention."""
     x, y = float(voxel_size.x), float(voxel_size.y)

@@ -26,13 +26,11 @@ import numpy as np
 
 from samcryo_core.errors import InputError
 from samcryo_core.io import coordinates
-from samcryo_core.training.label_spacing import neighbour_distances
 from samcryo_core.training.labels import (
     LABEL_FORMATS,
     MASK_STRIDE,
     MASK_SUFFIXES,
     LabelSource,
-    label_particles,
     label_to_mask,
     read_label_file,
     source_for,
@@ -50,9 +48,6 @@ class Example:
     mask: np.ndarray  # float32 {0,1} [ceil(h/4), ceil(w/4)], normalized frame at mask resolution
     source: str = ""
     label: str = ""
-    #: nearest-neighbour distance of each labelled particle, Angstrom (empty for mask labels or
-    #: without a pixel size): checked against the diameter (training.label_spacing)
-    spacing_A: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def d4_transform(arr: np.ndarray, k: int) -> np.ndarray:
@@ -298,18 +293,13 @@ def load_example(
     if label_format not in LABEL_FORMATS:
         raise InputError(label_path, f"unknown label format '{label_format}'", f"use one of {LABEL_FORMATS}")
     name = micrograph_name(image_path)
-    source = label if isinstance(label, LabelSource) else source_for(label, name, label_format)
     mic = read_micrograph(image_path)
     px = mic.pixel_size_A or pixel_size_A
     image, mapping = normalize_micrograph(
         mic.data, name=name, source=str(image_path), pixel_size_A=px, diameter_A=diameter_A,
         particle_px=particle_px, **(normalize_options or {}),
     )
-    default_px = typical_diameter(diameter_A) / px if px else None
-    mask = label_to_mask(source, mapping, fmt=label_format, diameter_px=diameter_px,
-                         default_diameter_px=default_px, flip_y=flip_y, disc_fraction=disc_fraction)
-    spacing = np.zeros(0)
-    if px and not source.is_mask:
-        parts = label_particles(source, mapping, diameter_px=diameter_px, default_diameter_px=default_px)
-        spacing = neighbour_distances(parts.x, parts.y) * px
-    return Example(name, np.asarray(image, dtype=np.float32), mask, str(image_path), str(label_path), spacing)
+    mask = label_to_mask(label, mapping, fmt=label_format, diameter_px=diameter_px,
+                         default_diameter_px=typical_diameter(diameter_A) / px if px else None,
+                         flip_y=flip_y, disc_fraction=disc_fraction)
+    return Example(name, np.asarray(image, dtype=np.float32), mask, str(image_path), str(label_path))

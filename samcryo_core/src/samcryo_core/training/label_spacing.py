@@ -24,11 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from samcryo_core.errors import ConfigError
 from samcryo_core.particles.diameter import Diameter, describe, diameter_bounds
+
+if TYPE_CHECKING:
+    from samcryo_core.training.labels import LabelSource
 
 #: The labels' median nearest-neighbour distance must be at least this fraction of the smallest
 #: diameter. On CryoPPP EMPIAR-10028 (touching ribosomes, circle = particle) the median is 1.18
@@ -73,6 +78,26 @@ def label_spacing(distances_A: Sequence[np.ndarray]) -> LabelSpacing | None:
     if pooled.size < MIN_PARTICLES:
         return None
     return LabelSpacing(float(np.median(pooled)), int(pooled.size), len(parts))
+
+
+def labelled_spacing(pairs: Sequence[tuple[str | Path, LabelSource]],
+                     pixel_size_A: float | None = None) -> LabelSpacing | None:
+    """The spacing of the labelled particles of ``(micrograph, labels)`` pairs
+    (:func:`samcryo_core.training.dataset.match_labels`), each micrograph at its header's pixel
+    size or ``pixel_size_A``. Reads no pixels (MRC headers only): cheap enough for the workflow's
+    start-up. Mask labels and micrographs without a pixel size contribute nothing. RELION
+    alignment shifts are applied, as training applies them."""
+    from samcryo_core.io.coordinates import particle_centres
+    from samcryo_core.io.micrograph import read_pixel_size
+
+    distances = []
+    for image, source in pairs:
+        px = read_pixel_size(image) or pixel_size_A
+        if source.is_mask or not px:
+            continue
+        table = particle_centres(source.table, px)
+        distances.append(neighbour_distances(table["x"].to_numpy(), table["y"].to_numpy()) * px)
+    return label_spacing(distances)
 
 
 def check_diameter(diameter_A: Diameter, spacing: LabelSpacing | None, *,

@@ -231,26 +231,6 @@ def mask_image_to_mask(path: str | Path, mapping: FrameMapping, *, flip_y: bool 
     return (_resize(canvas, (mh, mw)) >= 0.5).astype(np.float32)
 
 
-def label_particles(source: LabelSource, mapping: FrameMapping, *, diameter_px: float | None = None,
-                    default_diameter_px: float | None = None) -> Particles:
-    """The particles of a coordinate label (original frame, RELION shifts applied, diameters
-    filled as :func:`label_to_mask` describes).
-
-    Raises:
-        InputError: the label lists no particles, or a diameter is unknown or not positive.
-    """
-    table = source.table
-    if table is None:
-        raise InputError(source.path, "a mask image has no particle coordinates", "give coordinates")
-    if len(table) == 0:
-        raise InputError(source.path, "the label file lists no particles",
-                         "label at least one particle per micrograph")
-    table = coordinates.particle_centres(table, mapping.pixel_size_A)
-    table = coordinates.with_diameters(table, override_px=diameter_px, default_px=default_diameter_px,
-                                       source=source.path)
-    return Particles(table["x"].to_numpy(), table["y"].to_numpy(), table["diameter_px"].to_numpy())
-
-
 def label_to_mask(
     label: LabelSource | str | Path,
     mapping: FrameMapping,
@@ -274,8 +254,14 @@ def label_to_mask(
     if source.is_mask:
         mask = mask_image_to_mask(path, mapping, flip_y=flip_y)
     else:
-        parts = label_particles(source, mapping, diameter_px=diameter_px,
-                                default_diameter_px=default_diameter_px)
+        table = source.table
+        if len(table) == 0:
+            raise InputError(path, "the label file lists no particles",
+                             "label at least one particle per micrograph")
+        table = coordinates.particle_centres(table, mapping.pixel_size_A)
+        table = coordinates.with_diameters(table, override_px=diameter_px, default_px=default_diameter_px,
+                                           source=path)
+        parts = Particles(table["x"].to_numpy(), table["y"].to_numpy(), table["diameter_px"].to_numpy())
         mask = particles_to_mask(parts, mapping, flip_y=flip_y, disc_fraction=disc_fraction, path=path)
     if not mask.any():
         raise InputError(

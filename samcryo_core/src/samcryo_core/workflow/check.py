@@ -22,13 +22,20 @@ def check_config_file(path: str | Path) -> str:
     from samcryo_core.workflow.config_file import load_config_file
     from samcryo_core.workflow.inputs import list_inputs
     from samcryo_core.workflow.schema import fill_defaults, load_schema
-    from samcryo_core.workflow.settings import check_config, require_config, validate_schema
+    from samcryo_core.workflow.settings import (
+        check_config,
+        check_training_labels,
+        require_config,
+        validate_schema,
+    )
 
     config = load_config_file(path)
     require_config(config)
     validate_schema(config, load_schema())
     fill_defaults(config)
     layout = check_config(config)
+    if layout.trains_here:
+        check_training_labels(config)
     try:
         listing = list_inputs(config["inputs"], config["chunk_size"], read_membership(MEMBERSHIP_FILE))
     except InputError as exc:

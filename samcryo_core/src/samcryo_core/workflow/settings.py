@@ -295,6 +295,30 @@ def diameter_cli_args(config: dict) -> str:
     return f"--diameter-A {lo:.10g}" if lo == hi else f"--diameter-A {lo:.10g} {hi:.10g}"
 
 
+def check_training_labels(config: dict) -> None:
+    """Refuse a particle diameter the training labels contradict, before any job runs
+    (:mod:`samcryo_core.training.label_spacing`: labelled particles closer than the diameter
+    allows). Reads label files and MRC headers, no pixels; the workflow calls it once, in the main
+    process. Labels that cannot be matched or read are left to the train stage to report.
+
+    Raises:
+        ConfigError: naming ``particle.diameter_A`` and the labels' spacing.
+    """
+    from samcryo_core.errors import InputError
+    from samcryo_core.training.dataset import match_labels
+    from samcryo_core.training.label_spacing import check_diameter, labelled_spacing
+
+    train = config["train"]
+    try:
+        pairs = match_labels(train_images(config), [train["labels"]] if train.get("labels") else None,
+                             train.get("truth_dir") if not train.get("labels") else None,
+                             label_format=train.get("label_format", "auto"))
+        spacing = labelled_spacing(pairs, config["inputs"].get("pixel_size_A"))
+    except InputError:
+        return
+    check_diameter(particle_diameter_A(config), spacing)
+
+
 def train_images(config: dict) -> list[str]:
     """The labelled micrographs of ``train.micrographs`` (a glob or a list of globs), sorted.
 
