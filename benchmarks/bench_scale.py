@@ -287,7 +287,7 @@ def segment_seconds(workdir: Path, prompt: str) -> list[float]:
     return out
 
 
-def score_run(workdir: Path, ds: dict, prompt: str) -> dict:
+def score_run(workdir: Path, ds: dict, prompt: str, *, at_config_diameter: bool = False) -> dict:
     """P/R/F1/AP of a run's picks against the truth, for any code version.
 
     Reads only what every version writes: the picks manifests, each micrograph's picks CSV (``x``,
@@ -295,7 +295,9 @@ def score_run(workdir: Path, ds: dict, prompt: str) -> dict:
     refused by today's ``FrameMapping``), then scores with samcryo's evaluation
     (:func:`samcryo_core.evaluation.score.score_micrograph`: one-to-one matching within half each
     true particle's own diameter; truth without diameters, the real sets, gets the sample's: the
-    set's ``score_diameter_A`` where it has one, CryoPPP's circle for the crowded real sets).
+    set's ``score_diameter_A`` where it has one, CryoPPP's circle for the crowded real sets;
+    ``at_config_diameter``: the configured diameter instead, the convention's radius for the
+    particles' own size).
     """
     from samcryo_core.evaluation.score import PER_MIC_COLUMNS, Scored, overall_scores, score_micrograph
     from samcryo_core.io.coordinates import read_coordinates, with_diameters
@@ -305,7 +307,7 @@ def score_run(workdir: Path, ds: dict, prompt: str) -> dict:
 
     pdir = prompt_dir(workdir, prompt)
     threshold = 1.0 - math.exp(-2.0 / FOM_SCALE_SD) if prompt == "log" else 0.5
-    d = ds.get("score_diameter_A", ds["diameter_A"])
+    d = ds["diameter_A"] if at_config_diameter else ds.get("score_diameter_A", ds["diameter_A"])
     default_px = (math.sqrt(d[0] * d[-1]) if isinstance(d, list) else float(d)) / ds["pixel_size_A"]
     truth_dir = Path(ds["dir"]).resolve() / "test" / "truth"
     items = []
@@ -397,6 +399,10 @@ def main(argv: list[str] | None = None) -> int:
                 row = {"wall_s": info["wall_s"], "rc": info["rc"]}
             if info["rc"] == 0:
                 row.update(score_run(workdir, ds, prompt))
+                if ds.get("score_diameter_A", ds["diameter_A"]) != ds["diameter_A"]:
+                    # the convention's radius for the particles' own size (stricter than the circle)
+                    strict = score_run(workdir, ds, prompt, at_config_diameter=True)
+                    row["at_config_diameter"] = {k: strict[k] for k in ("precision", "recall", "f1")}
                 if prompt != "log":
                     secs = segment_seconds(workdir, prompt)
                     row["segment_s_per_micrograph"] = float(np.median(secs)) if secs else None
