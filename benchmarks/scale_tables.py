@@ -33,6 +33,20 @@ SET_NAMES = {
 }
 
 
+#: Rows that replace a label's row of a data set in the summary, marked ``*``: the crowded real
+#: sets run with the diameter their labels allow (docs/benchmarks.md, "The diameter the labels
+#: allow"), which is what samcryo now makes a user configure.
+SUPERSEDED_BY = {"shipped": "shipped_label_spacing", "shipped_tta_none": "shipped_label_spacing_tta_none"}
+
+
+def effective_label(runs: dict, label: str, data_set: str) -> tuple[str, str]:
+    """``(label whose row the summary shows, mark)``: the superseding label where it ran the set."""
+    newer = SUPERSEDED_BY.get(label)
+    if newer and data_set in runs.get(newer, {}):
+        return newer, " *"
+    return label, ""
+
+
 def f1_of(runs: dict, label: str, data_set: str, prompt: str, with_pr: bool = False) -> str:
     """``0.857`` (or ``0.857 (0.77 / 0.96)``), ``-`` where the label did not run it."""
     row = runs.get(label, {}).get(data_set, {}).get(prompt, {})
@@ -43,18 +57,24 @@ def f1_of(runs: dict, label: str, data_set: str, prompt: str, with_pr: bool = Fa
 
 
 def summary_table(runs: dict, labels: list[str], log_label: str) -> str:
-    """Rows: data sets; columns: ``head`` F1 per label, LoG, and each label's F1 minus LoG's."""
+    """Rows: data sets; columns: ``head`` F1 per label, LoG, and each label's F1 minus LoG's
+    (:data:`SUPERSEDED_BY` rows replace their label's, marked ``*``)."""
     diff_names = " | ".join(f"{lab} - LoG" for lab in labels)
     head = "| data | " + " | ".join(labels) + " | LoG | " + diff_names + " |"
     lines = [head, "|" + "---|" * (2 + 2 * len(labels))]
     for data_set, name in SET_NAMES.items():
-        log_f1 = runs.get(log_label, {}).get(data_set, {}).get("log", {}).get("f1")
-        cells = [f1_of(runs, lab, data_set, "head") for lab in labels]
-        diffs = []
+        log_lab, log_mark = effective_label(runs, log_label, data_set)
+        log_f1 = runs.get(log_lab, {}).get(data_set, {}).get("log", {}).get("f1")
+        # a row is compared with the LoG run of the same settings
+        plain_log_f1 = runs.get(log_label, {}).get(data_set, {}).get("log", {}).get("f1")
+        cells, diffs = [], []
         for lab in labels:
-            row = runs.get(lab, {}).get(data_set, {}).get("head", {})
-            diffs.append("-" if log_f1 is None or "f1" not in row else f"{row['f1'] - log_f1:+.3f}")
-        log_text = "-" if log_f1 is None else f"{log_f1:.3f}"
+            shown, mark = effective_label(runs, lab, data_set)
+            cells.append(f1_of(runs, shown, data_set, "head") + mark)
+            row = runs.get(shown, {}).get(data_set, {}).get("head", {})
+            ref = log_f1 if mark else plain_log_f1
+            diffs.append("-" if ref is None or "f1" not in row else f"{row['f1'] - ref:+.3f}")
+        log_text = "-" if log_f1 is None else f"{log_f1:.3f}{log_mark}"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {log_text} | " + " | ".join(diffs) + " |")
     return "\n".join(lines)
 

@@ -215,6 +215,13 @@ def test_scale_tables_print_rows_from_the_results_file(tmp_path):
     assert "| `head` (default prompt) | a | 0.857 (0.77 / 0.96) |" in table
     assert "| built-in LoG | a | 0.869 (0.78 / 0.98) |" in table and "| built-in LoG | b |" not in table
     assert scale_tables.main(["--results", str(tmp_path / "scale.json"), "--labels", "a"]) == 0
+    # a superseding label's run of a set replaces the row (marked), compared with its own LoG run;
+    # the other labels keep the LoG run of their own settings
+    runs["shipped"] = runs.pop("a")
+    runs["shipped_label_spacing"] = {"real10028/up1x": {"head": {**row, "f1": 0.95}, "log": {"f1": 0.9}}}
+    line = next(x for x in scale_tables.summary_table(runs, ["shipped", "b"], "shipped").splitlines()
+                if x.startswith("| EMPIAR-10028 native"))
+    assert line == "| EMPIAR-10028 native 1024 px | 0.950 * | 0.900 | 0.900 * | +0.050 | +0.031 |"
 
 
 def test_pick_audit_sorts_picks_by_labels_and_reads_the_image_evidence():
