@@ -7,8 +7,8 @@ extraction. Given too large a diameter on a crowded field, the target discs over
 one blob, the model learns to mark the whole field, and extraction cuts pieces a "diameter" wide
 that each hold two or three particles. CryoPPP's circles for EMPIAR-10059 and 10947 are such a
 diameter: 1.5-1.6 times the particles (their labelled centres sit 0.61-0.66 circle diameters
-apart at the median); with the circle the default prompt reaches F1 0.56 on 10947, with the
-labels' spacing 0.77 (docs/benchmarks.md). A user's box size, or a loose guess, does the same.
+apart at the median); with the circle the default prompt reaches F1 0.55-0.56 on 10947, with the
+labels' spacing 0.78-0.79 (docs/benchmarks.md). A user's box size, or a loose guess, does the same.
 
 The labels tell: touching particles are one diameter apart, so the median distance from a
 labelled particle to its nearest labelled neighbour is at least about one diameter on any field,
