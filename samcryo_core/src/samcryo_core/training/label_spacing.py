@@ -122,5 +122,6 @@ def check_diameter(diameter_A: Diameter, spacing: LabelSpacing | None, *,
         f"set particle.diameter_A to the particles' own size, about {spacing.median_A:.0f} (the "
         f"labels' spacing) or less (a box size or a label circle is larger than the particle); for "
         f"elongated particles give a range [short side, long side], e.g. "
-        f"[{spacing.median_A:.0f}, {largest:.0f}]",
+        f"[{spacing.median_A:.0f}, {largest:.0f}]; labels that hold a particle twice need their "
+        "duplicates removed",
     )
