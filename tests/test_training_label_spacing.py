@@ -145,3 +145,25 @@ def test_the_workflow_refuses_the_diameter_at_start_up(tmp_path, monkeypatch):
     cfg["particle"]["diameter_A"] = [60, 190]
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     assert "OK" in check_config_file("c.yaml")
+
+
+@pytest.mark.slow
+def test_snakemake_stops_at_start_up_on_a_diameter_the_labels_contradict(tmp_path):
+    """The real workflow: a dry run with the crowded labels and the demo's 130-190 A diameter stops
+    before planning any job, with the key and the value to set in its output."""
+    import yaml
+    from workflow_support import snakemake
+
+    images, labels = _write_crowded_set(tmp_path)
+    (tmp_path / "pick").mkdir()
+    (tmp_path / "pick" / "a.mrc").write_bytes(images[0].read_bytes())
+    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    cfg["inputs"]["glob"] = "pick/*.mrc"
+    cfg["train"].update(micrographs="mic*.mrc", truth_dir="labels")
+    cfg["evaluate"]["truth_dir"] = None
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", config=tmp_path / "c.yaml", timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config key 'particle.diameter_A'" in out and "about 60" in out
+    assert "Job stats" not in out and not (tmp_path / "results").exists()
