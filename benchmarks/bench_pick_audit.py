@@ -6,7 +6,7 @@ else. CryoPPP's labels are partial (not every particle on a micrograph is labell
 positive" may be a particle nobody labelled. This script asks the image: at every point it
 measures the LoG picker's own evidence, the scale-normalized Laplacian of Gaussian of the
 normalized micrograph at the particle's size in standard deviations over the micrograph
-(:func:`samcryo_core.pickers.log_picker.log_response`, the ``z`` LoG thresholds at 2), taking the
+(:func:`samcryo_core.pickers.log_picker.log_z`, the ``z`` LoG thresholds at 2), taking the
 maximum within a quarter diameter of the point (centres are a few pixels off). The categories:
 
 * ``tp``: head picks matched to a label (samcryo's one-to-one matching within half a diameter);
@@ -53,21 +53,22 @@ LOG_THRESHOLD = 1.0 - math.exp(-2.0 / 5.0)
 CATEGORIES = ("tp", "fp_shared", "fp_head_only", "background")
 
 
-def disc_mean(prob: np.ndarray, radius: float) -> np.ndarray:
-    """Mean of ``prob`` over a disc of ``radius`` pixels around every pixel (the FOM's measure)."""
-    r = max(1, int(math.ceil(radius)))
-    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
-    disc = ((yy**2 + xx**2) <= max(radius, 0.5) ** 2).astype(np.float32)
-    return ndimage.convolve(prob.astype(np.float32), disc / disc.sum(), mode="nearest")
+def fom_measure(prob: np.ndarray, diameter_norm: float) -> np.ndarray:
+    """The figure of merit's measure at every pixel (extraction's disc of a quarter diameter)."""
+    from samcryo_core.particles.extraction import centre_probability
+
+    return centre_probability(prob.astype(np.float32), 0.25 * diameter_norm)
 
 
 def log_evidence(image: np.ndarray, diameter_norm: float) -> np.ndarray:
-    """The LoG picker's z (default scales 0.8-1.2 x the diameter), max within a quarter diameter."""
-    from samcryo_core.pickers.log_picker import log_response
+    """The LoG picker's z (its default scales, 0.8-1.2 x the diameter), max within a quarter
+    diameter; 0 everywhere on a flat image."""
+    from samcryo_core.pickers.log_picker import log_z
 
-    response, _ = log_response(image, np.linspace(0.8, 1.2, 5) * diameter_norm)
-    z = (response - response.mean()) / (response.std() or 1.0)
-    return ndimage.maximum_filter(z, size=max(1, int(round(0.5 * diameter_norm))) | 1)
+    standardized = log_z(image, np.linspace(0.8, 1.2, 5) * diameter_norm)
+    if standardized is None:
+        return np.zeros(image.shape, np.float32)
+    return ndimage.maximum_filter(standardized[0], size=max(1, int(round(0.5 * diameter_norm))) | 1)
 
 
 def at(arr: np.ndarray, x_norm: np.ndarray, y_norm: np.ndarray) -> np.ndarray:
@@ -106,7 +107,7 @@ def audit_micrograph(image: np.ndarray, prob: np.ndarray, mapping, head: pd.Data
     radius = 0.5 * diameter_px
     d_norm = diameter_px / mapping.mean_scale
     z = log_evidence(image, d_norm)
-    p_disc = disc_mean(prob, 0.25 * d_norm)
+    p_disc = fom_measure(prob, d_norm)
     hp, lp = head[["x", "y"]].to_numpy(), log[["x", "y"]].to_numpy()
     mh, th = matched(hp, truth_xy, radius)
     _, tl = matched(lp, truth_xy, radius)
@@ -130,6 +131,18 @@ def audit_micrograph(image: np.ndarray, prob: np.ndarray, mapping, head: pd.Data
                                           at(z, mxn, myn), strict=True)]
     out["log_fn"] = int((~tl).sum())
     return out
+
+
+def passing(item: dict) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """An item's head picks and LoG picks at their export thresholds (LoG None if not run)."""
+    head = item["head"][item["head"]["fom"] >= HEAD_THRESHOLD]
+    log = None if item["log"] is None else item["log"][item["log"]["fom"] >= LOG_THRESHOLD]
+    return head, log
+
+
+def head_pairs(items: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(head picks xy at the threshold, labels xy)`` per micrograph, for :func:`pooled_f1`."""
+    return [(passing(it)[0][["x", "y"]].to_numpy(), it["truth"]) for it in items]
 
 
 def summarize(values: list[float]) -> dict:
@@ -193,9 +206,8 @@ def fusion_f1(items: list[dict], diameter_px: float, min_probability: float) -> 
     no head pick within half a diameter."""
     pairs = []
     for it in items:
-        head = it["head"][it["head"]["fom"] >= HEAD_THRESHOLD]
-        log = it["log"][it["log"]["fom"] >= LOG_THRESHOLD]
-        p = at(disc_mean(it["prob"], 0.25 * diameter_px / it["mapping"].mean_scale),
+        head, log = passing(it)
+        p = at(fom_measure(it["prob"], diameter_px / it["mapping"].mean_scale),
                log["x_norm"].to_numpy(), log["y_norm"].to_numpy())
         hp, lp = head[["x", "y"]].to_numpy(), log[["x", "y"]].to_numpy()
         add = lp[(p >= min_probability) & ~near(lp, hp, 0.5 * diameter_px)]
@@ -224,8 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         if it["log"] is None:
             raise SystemExit(f"bench_pick_audit: {args.run} has no LoG picks "
                              "(run bench_scale.py with --prompts head log)")
-        head = it["head"][it["head"]["fom"] >= HEAD_THRESHOLD]
-        log = it["log"][it["log"]["fom"] >= LOG_THRESHOLD]
+        head, log = passing(it)
         res = audit_micrograph(it["image"], it["prob"], it["mapping"], head, log, it["truth"],
                                args.diameter_px, rng)
         for k in CATEGORIES:
@@ -242,14 +253,11 @@ def main(argv: list[str] | None = None) -> int:
                         if fn else None, "list": fn},
         "log_misses": sum(v["log_fn"] for v in per_mic.values()),
         "per_micrograph": per_mic,
-        "head": pooled_f1([(it["head"].loc[it["head"]["fom"] >= HEAD_THRESHOLD, ["x", "y"]].to_numpy(),
-                            it["truth"]) for it in items], 0.5 * args.diameter_px),
+        "head": pooled_f1(head_pairs(items), 0.5 * args.diameter_px),
     }
     if args.ensemble:
         runs = [items] + [load_run(r, args.truth) for r in args.ensemble]
-        result["seeds_alone"] = [pooled_f1([(i["head"].loc[i["head"]["fom"] >= HEAD_THRESHOLD, ["x", "y"]]
-                                             .to_numpy(), i["truth"]) for i in r], 0.5 * args.diameter_px)
-                                 for r in runs]
+        result["seeds_alone"] = [pooled_f1(head_pairs(r), 0.5 * args.diameter_px) for r in runs]
         result["ensemble_mean_map"] = ensemble_f1(runs, args.diameter_px)
     if args.fusion:
         result["fusion"] = {str(p): fusion_f1(items, args.diameter_px, p) for p in (0.1, 0.2, 0.3)}

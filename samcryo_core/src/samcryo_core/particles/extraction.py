@@ -110,6 +110,12 @@ def _disc(radius: float) -> np.ndarray:
     return disc / disc.sum()
 
 
+def centre_probability(prob: np.ndarray, radius: float) -> np.ndarray:
+    """Mean probability over a disc of ``radius`` pixels around every pixel: the figure of merit's
+    measure (step 6 of the module docstring, ``radius`` a quarter of the smallest diameter)."""
+    return ndimage.convolve(prob, _disc(radius), mode="nearest")
+
+
 def split_candidates(prob: np.ndarray, floor: float, radius: float,
                      max_radius: float | None = None) -> np.ndarray:
     """Label image of candidate pieces: the ``>= floor`` mask split by a seeded watershed.
@@ -309,7 +315,7 @@ def extract_particles(
     area_hi = max_area_fraction * math.pi * radius_normalized(mapping, d_hi) ** 2
     labels = (split_candidates(prob, floor, radius, radius_normalized(mapping, d_hi)) if split_touching
               else ndimage.label(prob >= floor)[0])
-    centre_mean = ndimage.convolve(prob, _disc(0.5 * radius), mode="nearest")
+    centre_mean = centre_probability(prob, 0.5 * radius)
 
     records = []
     n_area = n_circ = 0

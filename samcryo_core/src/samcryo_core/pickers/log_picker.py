@@ -63,6 +63,17 @@ def log_response(
     return np.take_along_axis(stack, best[None], axis=0)[0], best
 
 
+def log_z(image: np.ndarray, diameters_norm: np.ndarray, *,
+          bright: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`log_response` in standard deviations over the micrograph (``z``, what picks are
+    thresholded on) and the best diameter's index; None when the response is flat."""
+    response, best = log_response(image, diameters_norm, bright=bright)
+    std = float(response.std())
+    if not np.isfinite(std) or std == 0.0:
+        return None
+    return (response - float(response.mean())) / std, best
+
+
 def pick_log(
     image: np.ndarray,
     mapping: FrameMapping,
@@ -118,11 +129,10 @@ def pick_log(
     else:
         diameters_norm = np.array([typical_diameter(diameter_px) / scale])
 
-    response, best = log_response(image, diameters_norm, bright=bright)
-    std = float(response.std())
-    if not np.isfinite(std) or std == 0.0:
+    standardized = log_z(image, diameters_norm, bright=bright)
+    if standardized is None:
         return empty_picks()
-    z = (response - float(response.mean())) / std
+    z, best = standardized
     peaks = peak_local_max(
         z,
         min_distance=max(1, int(round(min_distance_fraction * d_norm))),
