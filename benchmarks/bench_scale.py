@@ -204,14 +204,11 @@ def label_spacing_diameter_A(truth_dir: Path, pixel_size_A: float) -> float:
     labels' median nearest-neighbour spacing (:mod:`samcryo_core.training.label_spacing`), in whole
     Angstrom. The circle (1.5-1.6x the particles here) stays the scorer's diameter, as in every
     earlier row."""
-    from samcryo_core.io.coordinates import read_coordinates
-    from samcryo_core.training.label_spacing import label_spacing, neighbour_distances
+    from samcryo_core.training.dataset import match_labels
+    from samcryo_core.training.label_spacing import labelled_spacing
 
-    dists = []
-    for f in sorted(truth_dir.glob("*.star")):
-        t = read_coordinates(f)
-        dists.append(neighbour_distances(t["x"].to_numpy(), t["y"].to_numpy()) * pixel_size_A)
-    return float(round(label_spacing(dists).median_A))
+    images = sorted(truth_dir.parent.glob("micrographs/*.png"))
+    return float(round(labelled_spacing(match_labels(images, labels_dir=truth_dir), pixel_size_A).median_A))
 
 
 # ------------------------------------------------------------------------------------------ runs
