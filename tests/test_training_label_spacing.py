@@ -123,6 +123,23 @@ def test_train_stops_before_training_when_the_diameter_contradicts_the_labels(tm
     assert out.is_file()
 
 
+def _write_crowded_project(tmp_path) -> dict:
+    """A project folder for the workflow: the crowded set as training data (``mic*.mrc`` with
+    ``labels/``), one micrograph to pick, and ``c.yaml``, the demo config pointed at them
+    (returned, for changes)."""
+    import yaml
+
+    images, _ = _write_crowded_set(tmp_path)
+    (tmp_path / "pick").mkdir()
+    (tmp_path / "pick" / "a.mrc").write_bytes(images[0].read_bytes())
+    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    cfg["inputs"]["glob"] = "pick/*.mrc"
+    cfg["train"].update(micrographs="mic*.mrc", truth_dir="labels")
+    cfg["evaluate"]["truth_dir"] = None
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    return cfg
+
+
 def test_the_workflow_refuses_the_diameter_at_start_up(tmp_path, monkeypatch):
     """``samcryo check-config`` (the workflow's start-up checks) stops on labels 60 A apart with
     the demo's 130-190 A diameter, before any job; with [60, 190] it passes."""
@@ -131,14 +148,7 @@ def test_the_workflow_refuses_the_diameter_at_start_up(tmp_path, monkeypatch):
     from samcryo_core.workflow.check import check_config_file
 
     monkeypatch.chdir(tmp_path)
-    images, labels = _write_crowded_set(tmp_path)
-    (tmp_path / "pick").mkdir()
-    (tmp_path / "pick" / "a.mrc").write_bytes(images[0].read_bytes())
-    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
-    cfg["inputs"]["glob"] = "pick/*.mrc"
-    cfg["train"].update(micrographs="mic*.mrc", truth_dir="labels")
-    cfg["evaluate"]["truth_dir"] = None
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    cfg = _write_crowded_project(tmp_path)
     with pytest.raises(ConfigError) as exc:
         check_config_file("c.yaml")
     assert exc.value.key == "particle.diameter_A" and "about 60" in exc.value.fix
@@ -151,17 +161,9 @@ def test_the_workflow_refuses_the_diameter_at_start_up(tmp_path, monkeypatch):
 def test_snakemake_stops_at_start_up_on_a_diameter_the_labels_contradict(tmp_path):
     """The real workflow: a dry run with the crowded labels and the demo's 130-190 A diameter stops
     before planning any job, with the key and the value to set in its output."""
-    import yaml
     from workflow_support import snakemake
 
-    images, labels = _write_crowded_set(tmp_path)
-    (tmp_path / "pick").mkdir()
-    (tmp_path / "pick" / "a.mrc").write_bytes(images[0].read_bytes())
-    cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
-    cfg["inputs"]["glob"] = "pick/*.mrc"
-    cfg["train"].update(micrographs="mic*.mrc", truth_dir="labels")
-    cfg["evaluate"]["truth_dir"] = None
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    _write_crowded_project(tmp_path)
     proc = snakemake(tmp_path, "-n", config=tmp_path / "c.yaml", timeout=120)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0

@@ -309,9 +309,10 @@ def check_training_labels(config: dict) -> None:
     from samcryo_core.training.label_spacing import check_diameter, labelled_spacing
 
     train = config["train"]
+    one_file = train.get("labels")  # check_config allows one of labels / truth_dir
     try:
-        pairs = match_labels(train_images(config), [train["labels"]] if train.get("labels") else None,
-                             train.get("truth_dir") if not train.get("labels") else None,
+        pairs = match_labels(train_images(config), [one_file] if one_file else None,
+                             None if one_file else train.get("truth_dir"),
                              label_format=train.get("label_format", "auto"))
         spacing = labelled_spacing(pairs, config["inputs"].get("pixel_size_A"))
     except InputError:
