@@ -14,12 +14,23 @@ Layout read (``real_root``, e.g. ``/work/shared/data/cryoppp-dev``)::
 The centres are in the PNG's pixels with the particle diameter in ``samcryoDiameterPx``; the
 PNG's pixel size is not needed (binning depends only on the diameter in pixels), so images are
 normalized with a nominal 1 A/px and the diameter in pixels as Angstrom.
+
+That diameter is CryoPPP's circle, which for EMPIAR-10059 and 10947 is 1.5-1.6x the particles
+(their labelled centres sit 0.61-0.66 circles apart at the median). Binned by the circle, the
+particles would span 12-13 px instead of the working scale, and discs of the circle fuse over the
+crowded field into a target that is particle almost everywhere: a backbone continued on such tiles
+learnt to call sparse simulated fields particle too (docs/benchmarks.md, "A backbone continued on
+real micrographs"). So each split takes the diameter its labels allow, by the rule samcryo applies
+to a user's labels (:func:`samcryo_core.training.label_spacing.too_close`): where the labels'
+median nearest-neighbour spacing refuses the circle, the spacing is the diameter
+(:func:`label_diameter_px`).
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +59,18 @@ def _read_image(path: Path) -> np.ndarray:
     return np.asarray(read_micrograph(path).data, dtype=np.float32)
 
 
+def label_diameter_px(micrographs: Sequence[RealMicrograph]) -> float | None:
+    """The diameter (pixels) the labels of one split allow in place of their circles: the median
+    nearest-neighbour spacing where it refuses the circles' median, else None (circles kept)."""
+    from samcryo_core.training.label_spacing import label_spacing, neighbour_distances, too_close
+
+    if not micrographs:
+        return None
+    spacing = label_spacing([neighbour_distances(m.x, m.y) for m in micrographs])
+    circle = float(np.median(np.concatenate([m.diameter_px for m in micrographs])))
+    return spacing.median_A if too_close(circle, spacing) else None
+
+
 @functools.lru_cache(maxsize=8)
 def load_split(real_root: str, real_centres: str, dataset: str, split: str) -> tuple[RealMicrograph, ...]:
     """Every micrograph of ``dataset``/``split`` that has derived centres (cached per process)."""
@@ -70,6 +93,9 @@ def load_split(real_root: str, real_centres: str, dataset: str, split: str) -> t
         p = read_coordinates(star)  # derive_centres.py writes samcryoDiameterPx
         out.append(RealMicrograph(dataset, split, star.stem, _read_image(image), p["x"].to_numpy(),
                                   p["y"].to_numpy(), p["diameter_px"].to_numpy()))
+    allowed = label_diameter_px(out)
+    if allowed is not None:
+        out = [replace(m, diameter_px=np.full_like(m.diameter_px, allowed, dtype=np.float64)) for m in out]
     return tuple(out)
 
 

@@ -100,6 +100,12 @@ def labelled_spacing(pairs: Sequence[tuple[str | Path, LabelSource]],
     return label_spacing(distances)
 
 
+def too_close(smallest_diameter: float, spacing: LabelSpacing | None) -> bool:
+    """Whether the labels' spacing refuses a diameter (any one unit for both): the one rule that
+    :func:`check_diameter` enforces for users and pre-training applies to its real sets."""
+    return spacing is not None and spacing.median_A < MIN_MEDIAN_SPACING * smallest_diameter
+
+
 def check_diameter(diameter_A: Diameter, spacing: LabelSpacing | None, *,
                    what: str = "training labels") -> None:
     """Raise when the labelled particles sit too close for the configured diameter (module doc).
@@ -107,10 +113,8 @@ def check_diameter(diameter_A: Diameter, spacing: LabelSpacing | None, *,
     Raises:
         ConfigError: naming ``particle.diameter_A``, the labels' spacing and the value to set.
     """
-    if spacing is None:
-        return
     smallest, largest = diameter_bounds(diameter_A)
-    if spacing.median_A >= MIN_MEDIAN_SPACING * smallest:
+    if not too_close(smallest, spacing):
         return
     ratio = spacing.median_A / smallest
     raise ConfigError(
