@@ -18,12 +18,12 @@ normalized with a nominal 1 A/px and the diameter in pixels as Angstrom.
 That diameter is CryoPPP's circle, which for EMPIAR-10059 and 10947 is 1.5-1.6x the particles
 (their labelled centres sit 0.61-0.66 circles apart at the median). Binned by the circle, the
 particles would span 12-13 px instead of the working scale, and discs of the circle fuse over the
-crowded field into a target that is particle almost everywhere: a backbone continued on such tiles
-learnt to call sparse simulated fields particle too (docs/benchmarks.md, "A backbone continued on
-real micrographs"). So each split takes the diameter its labels allow, by the rule samcryo applies
-to a user's labels (:func:`samcryo_core.training.label_spacing.too_close`): where the labels'
-median nearest-neighbour spacing refuses the circle, the spacing is the diameter
-(:func:`label_diameter_px`).
+crowded field into a target that is particle almost everywhere; a backbone continued on such tiles
+learnt to call sparse simulated fields particle too, and the allowed diameter recovered part of
+that, not all (docs/benchmarks.md, "A backbone continued on real micrographs"). So each split
+takes the diameter its labels allow, by the rule samcryo applies to a user's labels
+(:func:`samcryo_core.training.label_spacing.too_close`): where the labels' median
+nearest-neighbour spacing refuses the circle, the spacing is the diameter (:func:`label_diameter_px`).
 """
 
 from __future__ import annotations
